@@ -1,0 +1,290 @@
+"""``decide``: what a command means for the state it meets (the Decider's first half).
+
+Pure: time, limits and the reply prefix come in through ``Context``; nothing here reads a clock,
+makes an id, logs or touches Kafka. A decision is one of four things: events to append
+(``Accepted``), an answer without a change (``Answered``), a refusal with a stable code
+(``Refused``), or the original outcome of a command already applied (``AlreadyApplied``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import assert_never
+
+from coordinator.domain.commands import (
+    CheckResourceAvailability,
+    Command,
+    CommandModel,
+    GetPipelineInfo,
+    GetSystemStatus,
+    ListPipelines,
+    RegisterPipeline,
+    ReportResourceUsage,
+    UnregisterPipeline,
+    UpdatePipelineStatus,
+)
+from coordinator.domain.events import (
+    Event,
+    PipelineRegistered,
+    PipelineStatusUpdated,
+    PipelineUnregistered,
+    ResourceUsageReported,
+)
+from coordinator.domain.model import ResourceLimits, latest
+from coordinator.domain.queries import (
+    DEFAULT_MAX_REPLY_BYTES,
+    has_resources_available,
+    list_page,
+    system_status,
+)
+from coordinator.domain.replies import ErrorCode, ErrorInfo, ReplyValue
+from coordinator.domain.validation import (
+    MAX_COMMAND_ID_LENGTH,
+    MAX_CORRELATION_ID_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    count_problem,
+    percent_problem,
+    reply_topic_problem,
+    text_problem,
+)
+from coordinator.domain.view import AppliedCommand, StateView
+from coordinator.domain.wire import truncate_to_millis
+
+DEFAULT_REPLY_PREFIX = "coordinator.replies"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything ``decide`` needs from outside the state."""
+
+    now: datetime
+    limits: ResourceLimits = field(default_factory=ResourceLimits)
+    reply_prefix: str = DEFAULT_REPLY_PREFIX
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+    stale_after: timedelta | None = None
+    stale_count: int | None = None
+    """Stale pipelines, when the caller keeps them indexed (else counted from the state)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    value: ReplyValue
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    error: ErrorInfo
+    dead_letter: bool
+    """Invalid input goes to the dead-letter topic; business refusals (not found, already
+    registered) are answered only."""
+    can_reply: bool = True
+    """False when ``replyTo`` itself is the problem: nothing may be written there."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyApplied:
+    original: AppliedCommand
+
+
+Decision = Accepted | Answered | Refused | AlreadyApplied
+
+
+def invalid(message: str) -> Refused:
+    return Refused(ErrorInfo(code=ErrorCode.INVALID_ARGUMENT, message=message), dead_letter=True)
+
+
+def _envelope_problem(command: CommandModel, context: Context) -> Refused | None:
+    if command.reply_to is not None:
+        problem = reply_topic_problem(command.reply_to, context.reply_prefix)
+        if problem is not None:
+            error = ErrorInfo(code=ErrorCode.FORBIDDEN_REPLY_TOPIC, message=problem)
+            return Refused(error, dead_letter=True, can_reply=False)
+    if command.command_id is not None:
+        problem = text_problem("commandId", command.command_id, MAX_COMMAND_ID_LENGTH)
+        if problem is not None:
+            return invalid(problem)
+    if command.correlation_id is not None and len(command.correlation_id) > (
+        MAX_CORRELATION_ID_LENGTH
+    ):
+        return invalid(f"correlationId must be at most {MAX_CORRELATION_ID_LENGTH} characters")
+    return None
+
+
+def _id_problem(pipeline_id: str) -> Refused | None:
+    problem = text_problem("pipelineId", pipeline_id, MAX_ID_LENGTH)
+    return invalid(problem) if problem is not None else None
+
+
+def _not_found(pipeline_id: str) -> Refused:
+    error = ErrorInfo(
+        code=ErrorCode.PIPELINE_NOT_FOUND,
+        message=f"pipeline {pipeline_id!r} is not registered",
+    )
+    return Refused(error, dead_letter=False)
+
+
+def decide(command: Command, state: StateView, context: Context) -> Decision:
+    """Validate ``command`` against ``state`` and say what it does (SPEC §3-§4)."""
+    problem = _envelope_problem(command, context)
+    if problem is not None:
+        return problem
+    if command.command_id is not None:
+        original = state.applied(command.command_id)
+        if original is not None:
+            return AlreadyApplied(original)
+
+    summary = state.summary
+    seq = summary.seq + 1
+    at = truncate_to_millis(latest(context.now, summary.last_updated))
+
+    match command:
+        case RegisterPipeline():
+            refusal = _id_problem(command.pipeline_id)
+            if refusal is not None:
+                return refusal
+            name_problem = text_problem("name", command.name, MAX_NAME_LENGTH)
+            if name_problem is not None:
+                return invalid(name_problem)
+            if state.pipeline(command.pipeline_id) is not None:
+                error = ErrorInfo(
+                    code=ErrorCode.PIPELINE_ALREADY_REGISTERED,
+                    message=f"pipeline {command.pipeline_id!r} is already registered",
+                )
+                return Refused(error, dead_letter=False)
+            return Accepted(
+                (
+                    PipelineRegistered(
+                        seq=seq,
+                        command_id=command.command_id,
+                        pipeline_id=command.pipeline_id,
+                        name=command.name,
+                        timestamp=at,
+                    ),
+                )
+            )
+
+        case UnregisterPipeline():
+            refusal = _id_problem(command.pipeline_id)
+            if refusal is not None:
+                return refusal
+            if state.pipeline(command.pipeline_id) is None:
+                return _not_found(command.pipeline_id)
+            return Accepted(
+                (
+                    PipelineUnregistered(
+                        seq=seq,
+                        command_id=command.command_id,
+                        pipeline_id=command.pipeline_id,
+                        timestamp=at,
+                    ),
+                )
+            )
+
+        case UpdatePipelineStatus():
+            refusal = _id_problem(command.pipeline_id)
+            if refusal is not None:
+                return refusal
+            for name, count in (
+                ("totalRecords", command.total_records),
+                ("failedRecords", command.failed_records),
+            ):
+                count_issue = count_problem(name, count)
+                if count_issue is not None:
+                    return invalid(count_issue)
+            if command.failed_records > command.total_records:
+                return invalid(
+                    f"failedRecords ({command.failed_records}) must not exceed "
+                    f"totalRecords ({command.total_records})"
+                )
+            if state.pipeline(command.pipeline_id) is None:
+                return _not_found(command.pipeline_id)
+            return Accepted(
+                (
+                    PipelineStatusUpdated(
+                        seq=seq,
+                        command_id=command.command_id,
+                        pipeline_id=command.pipeline_id,
+                        status=command.status,
+                        total_records=command.total_records,
+                        failed_records=command.failed_records,
+                        timestamp=at,
+                    ),
+                )
+            )
+
+        case ReportResourceUsage():
+            refusal = _id_problem(command.pipeline_id)
+            if refusal is not None:
+                return refusal
+            value_issue = percent_problem("cpuPercent", command.cpu_percent) or count_problem(
+                "memoryMB", command.memory_mb
+            )
+            if value_issue is not None:
+                return invalid(value_issue)
+            if state.pipeline(command.pipeline_id) is None:
+                return _not_found(command.pipeline_id)
+            return Accepted(
+                (
+                    ResourceUsageReported(
+                        seq=seq,
+                        command_id=command.command_id,
+                        pipeline_id=command.pipeline_id,
+                        cpu_percent=command.cpu_percent,
+                        memory_mb=command.memory_mb,
+                        timestamp=at,
+                    ),
+                )
+            )
+
+        case CheckResourceAvailability():
+            value_issue = percent_problem(
+                "estimatedCpuPercent", command.estimated_cpu_percent
+            ) or count_problem("estimatedMemoryMB", command.estimated_memory_mb)
+            if value_issue is not None:
+                return invalid(value_issue)
+            return Answered(
+                has_resources_available(
+                    state,
+                    command.estimated_cpu_percent,
+                    command.estimated_memory_mb,
+                    context.limits,
+                )
+            )
+
+        case GetSystemStatus():
+            return Answered(
+                system_status(
+                    state,
+                    context.limits,
+                    context.max_reply_bytes,
+                    context.stale_after,
+                    context.stale_count,
+                )
+            )
+
+        case GetPipelineInfo():
+            refusal = _id_problem(command.pipeline_id)
+            if refusal is not None:
+                return refusal
+            return Answered(state.pipeline(command.pipeline_id))
+
+        case ListPipelines():
+            if command.limit is not None and command.limit < 1:
+                return invalid(f"limit must be at least 1, got {command.limit}")
+            if command.after is not None and len(command.after) > MAX_ID_LENGTH:
+                return invalid(f"after must be at most {MAX_ID_LENGTH} characters")
+            return Answered(
+                list_page(
+                    state, command.status, command.limit, command.after, context.max_reply_bytes
+                )
+            )
+
+        case _:
+            assert_never(command)

@@ -1,0 +1,162 @@
+"""The design document's state helpers, as pure functions over any ``StateView``.
+
+``getPipeline``, ``listPipelines`` (with a status filter, and here with paging), ``countByStatus``,
+``hasResourcesAvailable`` and ``getSystemHealth``, plus the ``GetSystemStatus`` answer. Replies are
+sized against a byte budget so that none exceeds the broker's maximum message size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from coordinator.domain.model import (
+    HealthStatus,
+    PipelineInfo,
+    PipelineStatus,
+    ResourceLimits,
+    SystemHealth,
+)
+from coordinator.domain.replies import PipelinePage, SystemStatus
+from coordinator.domain.view import StateView
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+DEFAULT_MAX_REPLY_BYTES = 900_000
+"""Leaves room under Kafka's default 1 MiB ``max.message.bytes`` for the envelope and headers."""
+_ENVELOPE_BYTES = 1024
+"""Room kept for a reply's envelope (ids, type, separators) besides the items it carries."""
+
+
+def get_pipeline(view: StateView, pipeline_id: str) -> PipelineInfo | None:
+    return view.pipeline(pipeline_id)
+
+
+def _matching(
+    view: StateView, status: PipelineStatus | None, after: str | None
+) -> Iterator[PipelineInfo]:
+    for info in view.pipelines_from(after):
+        if status is None or info.status == status:
+            yield info
+
+
+def list_all(view: StateView, status: PipelineStatus | None = None) -> list[PipelineInfo]:
+    """Every pipeline (optionally only those in ``status``), ordered by ``pipelineId``."""
+    return list(_matching(view, status, None))
+
+
+def list_page(
+    view: StateView,
+    status: PipelineStatus | None = None,
+    limit: int | None = None,
+    after: str | None = None,
+    max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+) -> PipelinePage:
+    """One page of pipelines after the cursor ``after``, at most ``limit`` (capped) and
+    ``max_bytes`` of JSON. ``next`` is the cursor for the following page, or None at the end."""
+    wanted = min(limit if limit is not None else DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    items: list[PipelineInfo] = []
+    used = _ENVELOPE_BYTES
+    candidates = _matching(view, status, after)
+    for info in candidates:
+        size = len(info.to_json()) + 1
+        if len(items) >= wanted or (items and used + size > max_bytes):
+            return PipelinePage(items=items, next=items[-1].pipeline_id)
+        items.append(info)
+        used += size
+    return PipelinePage(items=items, next=None)
+
+
+def count_by_status(view: StateView) -> dict[PipelineStatus, int]:
+    return dict(view.summary.count_by_status)
+
+
+def has_resources_available(
+    view: StateView,
+    estimated_cpu: float,
+    estimated_memory: int,
+    limits: ResourceLimits | None = None,
+) -> bool:
+    """``totalCpuPercent + estimatedCpu <= maxCpuPercent`` and the same for memory (SPEC §4)."""
+    ceiling = limits if limits is not None else ResourceLimits()
+    summary = view.summary
+    cpu_fits = summary.total_cpu_percent + estimated_cpu <= ceiling.max_cpu_percent
+    memory_fits = summary.memory_mb_total + estimated_memory <= ceiling.max_memory_mb
+    return cpu_fits and memory_fits
+
+
+def health_status(total: int, failed: int) -> HealthStatus:
+    """Idle with no pipelines; critical when at least half failed; degraded when any failed."""
+    if total == 0:
+        return HealthStatus.IDLE
+    if failed * 2 >= total:
+        return HealthStatus.CRITICAL
+    if failed > 0:
+        return HealthStatus.DEGRADED
+    return HealthStatus.HEALTHY
+
+
+def system_health(view: StateView) -> SystemHealth:
+    summary = view.summary
+    total = summary.total_pipelines
+    failed = summary.count(PipelineStatus.FAILED)
+    return SystemHealth(
+        status=health_status(total, failed),
+        total_pipelines=total,
+        running_pipelines=summary.count(PipelineStatus.RUNNING),
+        failed_pipelines=failed,
+        total_cpu_percent=summary.total_cpu_percent,
+        total_memory_mb=summary.memory_mb_total,
+        last_updated=summary.last_updated,
+    )
+
+
+def is_stale(info: PipelineInfo, view: StateView, stale_after: timedelta) -> bool:
+    """Whether ``info``'s last heartbeat is older than ``stale_after`` in journal time.
+
+    Journal time is the timestamp of the newest event, so replaying the journal gives the same
+    answer whenever it is replayed.
+    """
+    now = view.summary.last_updated
+    return now is not None and now - info.last_heartbeat > stale_after
+
+
+def system_status(
+    view: StateView,
+    limits: ResourceLimits | None = None,
+    max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    stale_after: timedelta | None = None,
+    stale_count: int | None = None,
+) -> SystemStatus:
+    """The answer to ``GetSystemStatus``: ``pipelines`` is included only if it fits ``max_bytes``.
+
+    ``stale_count`` may be given by a caller that keeps it indexed; otherwise it is counted here.
+    """
+    summary = view.summary
+    pipelines: dict[str, PipelineInfo] | None = {}
+    used = _ENVELOPE_BYTES * 2
+    stale = 0
+    for info in view.pipelines_from(None):
+        if pipelines is not None:
+            used += len(info.to_json()) + len(info.pipeline_id) + 8
+            if used > max_bytes:
+                pipelines = None
+                if stale_count is not None or stale_after is None:
+                    break
+            else:
+                pipelines[info.pipeline_id] = info
+        if stale_count is None and stale_after is not None and is_stale(info, view, stale_after):
+            stale += 1
+    return SystemStatus(
+        health=system_health(view),
+        count_by_status=dict(summary.count_by_status),
+        total_cpu_percent=summary.total_cpu_percent,
+        total_memory_mb=summary.memory_mb_total,
+        last_updated=summary.last_updated,
+        seq=summary.seq,
+        limits=limits if limits is not None else ResourceLimits(),
+        pipelines=pipelines,
+        pipelines_omitted=pipelines is None,
+        stale_pipelines=stale_count if stale_count is not None else stale,
+        stale_after_seconds=stale_after.total_seconds() if stale_after is not None else None,
+    )

@@ -1,0 +1,122 @@
+"""Replies: the design document's ``StatusReply``, as JSON on a reply topic (SPEC §3 "Replies")."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from coordinator.domain.model import PipelineInfo, PipelineStatus, ResourceLimits, SystemHealth
+from coordinator.domain.wire import Timestamp, WireModel
+
+
+class ErrorCode(StrEnum):
+    """Stable, upper-snake-case reasons for refusing a command."""
+
+    INVALID_COMMAND = "INVALID_COMMAND"
+    """Not a command: not JSON, not an object, a missing field or a field of the wrong type."""
+    UNKNOWN_COMMAND_TYPE = "UNKNOWN_COMMAND_TYPE"
+    PIPELINE_ALREADY_REGISTERED = "PIPELINE_ALREADY_REGISTERED"
+    PIPELINE_NOT_FOUND = "PIPELINE_NOT_FOUND"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    """Well-formed, but a value breaks a rule (range, length, blank, failed > total)."""
+    COMMAND_TOO_LARGE = "COMMAND_TOO_LARGE"
+    FORBIDDEN_REPLY_TOPIC = "FORBIDDEN_REPLY_TOPIC"
+    REPLY_TOPIC_NOT_FOUND = "REPLY_TOPIC_NOT_FOUND"
+
+
+class ErrorInfo(WireModel):
+    code: ErrorCode
+    message: str
+
+
+class StateSummary(WireModel):
+    """What ``RegisterPipeline`` and ``UnregisterPipeline`` answer: the registry after the change.
+
+    The design document answers with the whole ``CoordinatorState``; a registry of 100,000
+    pipelines does not fit in one message, so this carries the totals and the pipeline concerned
+    (its last info, for an unregistration). ``GetSystemStatus`` and ``ListPipelines`` give the rest.
+    """
+
+    seq: int
+    pipeline_id: str
+    pipeline: PipelineInfo | None
+    total_pipelines: int
+    count_by_status: dict[PipelineStatus, int]
+    total_cpu_percent: float
+    total_memory_mb: int = Field(alias="totalMemoryMB")
+    last_updated: Timestamp | None
+
+
+class SystemStatus(WireModel):
+    """The answer to ``GetSystemStatus``: health, counts, totals, limits; pipelines if they fit."""
+
+    health: SystemHealth
+    count_by_status: dict[PipelineStatus, int]
+    total_cpu_percent: float
+    total_memory_mb: int = Field(alias="totalMemoryMB")
+    last_updated: Timestamp | None
+    seq: int
+    limits: ResourceLimits
+    pipelines: dict[str, PipelineInfo] | None
+    pipelines_omitted: bool = False
+    """True when the registry is too large for one message: page through ``ListPipelines``."""
+    stale_pipelines: int = 0
+    """Pipelines whose last heartbeat is older than the stale threshold (journal time)."""
+    stale_after_seconds: float | None = None
+
+
+class PipelinePage(WireModel):
+    """One page of ``ListPipelines``; pass ``next`` as ``after`` to get the following page."""
+
+    items: list[PipelineInfo]
+    next: str | None
+
+
+ReplyValue = StateSummary | SystemStatus | PipelinePage | PipelineInfo | bool | None
+
+
+class Reply(WireModel):
+    """A reply to one command, matched by ``correlationId``.
+
+    On the wire an accepted command's reply has ``value`` and no ``error``; a refused one has
+    ``error`` and no ``value``.
+    """
+
+    correlation_id: str | None
+    command_id: str | None
+    command_type: str | None
+    ok: bool
+    value: ReplyValue = None
+    error: ErrorInfo | None = None
+
+    def to_json(self) -> bytes:
+        drop = {"error"} if self.ok else {"value"}
+        return self.model_dump_json(by_alias=True, exclude=drop).encode()
+
+
+def ok_reply(
+    correlation_id: str | None, command_id: str | None, command_type: str, value: ReplyValue
+) -> Reply:
+    return Reply(
+        correlation_id=correlation_id,
+        command_id=command_id,
+        command_type=command_type,
+        ok=True,
+        value=value,
+    )
+
+
+def error_reply(
+    correlation_id: str | None,
+    command_id: str | None,
+    command_type: str | None,
+    error: ErrorInfo,
+) -> Reply:
+    return Reply(
+        correlation_id=correlation_id,
+        command_id=command_id,
+        command_type=command_type,
+        ok=False,
+        error=error,
+    )

@@ -1,0 +1,325 @@
+"""State and ``evolve``: how each event changes the registry.
+
+An event changes at most one pipeline, the summary, and the record of applied commands. That
+change is computed once, by ``change_for``, against any ``StateView``; the in-memory
+``CoordinatorState`` applies it with ``apply_change`` (and ``evolve`` is the two together), and the
+worker's RocksDB table applies the very same ``Change`` in one write batch. So there is one set of
+rules, and folding the journal gives the same state wherever it is folded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import assert_never
+
+from pydantic import Field
+
+from coordinator.domain.events import (
+    CAUSED_BY,
+    Event,
+    PipelineRegistered,
+    PipelineStatusUpdated,
+    PipelineUnregistered,
+    ResourceUsageReported,
+)
+from coordinator.domain.model import (
+    PipelineInfo,
+    PipelineStatus,
+    ResourceLimits,
+    Summary,
+    SystemHealth,
+    latest,
+)
+from coordinator.domain.queries import has_resources_available, list_all, system_health
+from coordinator.domain.replies import ReplyValue, StateSummary
+from coordinator.domain.view import AppliedCommand, StateView
+from coordinator.domain.wire import WireModel
+
+DEFAULT_APPLIED_CAPACITY = 10_000
+"""How many applied ``commandId``s are remembered for idempotent retries, by default."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one event does to a state. ``pipeline`` None with ``removed`` True deletes it."""
+
+    pipeline_id: str
+    pipeline: PipelineInfo | None
+    summary: Summary
+    applied: AppliedCommand | None = None
+    ring_slot: int | None = None
+    forget: str | None = None
+    """A ``commandId`` that falls out of the ring and is forgotten."""
+    reply: ReplyValue = None
+    """What the command that caused the event answers (registrations and unregistrations)."""
+
+    @property
+    def removed(self) -> bool:
+        return self.pipeline is None
+
+
+def summary_reply(summary: Summary, pipeline_id: str, info: PipelineInfo | None) -> StateSummary:
+    """The reply to a registration or an unregistration, given the summary right after it."""
+    return StateSummary(
+        seq=summary.seq,
+        pipeline_id=pipeline_id,
+        pipeline=info,
+        total_pipelines=summary.total_pipelines,
+        count_by_status=dict(summary.count_by_status),
+        total_cpu_percent=summary.total_cpu_percent,
+        total_memory_mb=summary.memory_mb_total,
+        last_updated=summary.last_updated,
+    )
+
+
+def _counts_moved(
+    counts: Mapping[PipelineStatus, int],
+    before: PipelineStatus | None,
+    after: PipelineStatus | None,
+) -> dict[PipelineStatus, int]:
+    moved = dict(counts)
+    if before is not None:
+        moved[before] = moved.get(before, 0) - 1
+    if after is not None:
+        moved[after] = moved.get(after, 0) + 1
+    return moved
+
+
+def _resources_of(info: PipelineInfo | None) -> tuple[Fraction, int]:
+    if info is None:
+        return Fraction(0), 0
+    return Fraction(info.cpu_percent), info.memory_mb
+
+
+def _next_pipeline(current: PipelineInfo | None, event: Event) -> PipelineInfo | None:
+    match event:
+        case PipelineRegistered():
+            return PipelineInfo(
+                pipeline_id=event.pipeline_id,
+                name=event.name,
+                status=PipelineStatus.CONFIGURED,
+                total_records=0,
+                failed_records=0,
+                cpu_percent=0.0,
+                memory_mb=0,
+                registered_at=event.timestamp,
+                last_heartbeat=event.timestamp,
+            )
+        case PipelineUnregistered():
+            return None
+        case PipelineStatusUpdated():
+            if current is None:
+                return None
+            return current.model_copy(
+                update={
+                    "status": event.status,
+                    "total_records": event.total_records,
+                    "failed_records": event.failed_records,
+                    "last_heartbeat": event.timestamp,
+                }
+            )
+        case ResourceUsageReported():
+            if current is None:
+                return None
+            return current.model_copy(
+                update={
+                    "cpu_percent": event.cpu_percent,
+                    "memory_mb": event.memory_mb,
+                    "last_heartbeat": event.timestamp,
+                }
+            )
+        case _:
+            assert_never(event)
+
+
+def change_for(
+    view: StateView, event: Event, applied_capacity: int = DEFAULT_APPLIED_CAPACITY
+) -> Change:
+    """The change ``event`` makes to the state seen through ``view``.
+
+    Totals move by the difference between the pipeline's old and new report, so a second report
+    replaces the first and an unregistration takes its share away (SPEC §4).
+    """
+    current = view.pipeline(event.pipeline_id)
+    after = _next_pipeline(current, event)
+    old_cpu, old_memory = _resources_of(current)
+    new_cpu, new_memory = _resources_of(after)
+    before = view.summary
+    summary = Summary(
+        seq=event.seq,
+        count_by_status=_counts_moved(
+            before.count_by_status,
+            current.status if current else None,
+            after.status if after else None,
+        ),
+        cpu_total=before.cpu_total - old_cpu + new_cpu,
+        memory_mb_total=before.memory_mb_total - old_memory + new_memory,
+        last_updated=latest(event.timestamp, before.last_updated),
+        applied_count=before.applied_count,
+    )
+    reply: ReplyValue = None
+    if isinstance(event, PipelineRegistered | PipelineUnregistered):
+        reply = summary_reply(summary, event.pipeline_id, after if after else current)
+    if event.command_id is None or applied_capacity <= 0:
+        return Change(event.pipeline_id, after, summary, reply=reply)
+
+    index = before.applied_count
+    slot = index % applied_capacity
+    evicted = view.ring_slot(slot)
+    forget = None
+    if evicted is not None and evicted != event.command_id:
+        remembered = view.applied(evicted)
+        if remembered is not None and remembered.index % applied_capacity == slot:
+            forget = evicted
+    summary = summary.model_copy(update={"applied_count": index + 1})
+    applied = AppliedCommand(
+        command_id=event.command_id,
+        command_type=CAUSED_BY[event.type],
+        seq=event.seq,
+        index=index,
+        value=reply,
+    )
+    return Change(event.pipeline_id, after, summary, applied, slot, forget, reply)
+
+
+class CoordinatorState(WireModel):
+    """The whole state in memory: the design document's ``CoordinatorState`` plus what
+    idempotent processing needs (``summary.seq`` and the ring of applied commands).
+
+    Immutable: ``evolve`` returns a new state. Fine for tests, replays and small registries; the
+    worker keeps the same state in RocksDB and applies the same ``Change``s there.
+    """
+
+    pipelines: dict[str, PipelineInfo] = Field(default_factory=dict)
+    summary: Summary = Field(default_factory=Summary)
+    applied_commands: dict[str, AppliedCommand] = Field(default_factory=dict)
+    ring: dict[int, str] = Field(default_factory=dict)
+
+    @classmethod
+    def empty(cls) -> CoordinatorState:
+        return cls()
+
+    def pipeline(self, pipeline_id: str) -> PipelineInfo | None:
+        return self.pipelines.get(pipeline_id)
+
+    def pipelines_from(self, after: str | None) -> Iterator[PipelineInfo]:
+        for pipeline_id in sorted(self.pipelines):
+            if after is None or pipeline_id > after:
+                yield self.pipelines[pipeline_id]
+
+    def applied(self, command_id: str) -> AppliedCommand | None:
+        return self.applied_commands.get(command_id)
+
+    def ring_slot(self, slot: int) -> str | None:
+        return self.ring.get(slot)
+
+    # The design document's helpers, for those who hold a state in hand.
+    def get_pipeline(self, pipeline_id: str) -> PipelineInfo | None:
+        return self.pipeline(pipeline_id)
+
+    def list_pipelines(self, status_filter: PipelineStatus | None = None) -> list[PipelineInfo]:
+        return list_all(self, status_filter)
+
+    def count_by_status(self) -> dict[PipelineStatus, int]:
+        return dict(self.summary.count_by_status)
+
+    def has_resources_available(
+        self,
+        estimated_cpu: float,
+        estimated_memory: int,
+        max_cpu_percent: float = 80.0,
+        max_memory_mb: int = 80000,
+    ) -> bool:
+        limits = ResourceLimits(max_cpu_percent=max_cpu_percent, max_memory_mb=max_memory_mb)
+        return has_resources_available(self, estimated_cpu, estimated_memory, limits)
+
+    def get_system_health(self) -> SystemHealth:
+        return system_health(self)
+
+
+def apply_change(state: CoordinatorState, change: Change) -> CoordinatorState:
+    pipelines = dict(state.pipelines)
+    if change.pipeline is None:
+        pipelines.pop(change.pipeline_id, None)
+    else:
+        pipelines[change.pipeline_id] = change.pipeline
+    applied_commands = state.applied_commands
+    ring = state.ring
+    if change.applied is not None and change.ring_slot is not None:
+        applied_commands = dict(applied_commands)
+        ring = dict(ring)
+        if change.forget is not None:
+            applied_commands.pop(change.forget, None)
+        applied_commands[change.applied.command_id] = change.applied
+        ring[change.ring_slot] = change.applied.command_id
+    return CoordinatorState(
+        pipelines=pipelines,
+        summary=change.summary,
+        applied_commands=applied_commands,
+        ring=ring,
+    )
+
+
+def evolve(
+    state: CoordinatorState, event: Event, applied_capacity: int = DEFAULT_APPLIED_CAPACITY
+) -> CoordinatorState:
+    """The state after ``event``."""
+    return apply_change(state, change_for(state, event, applied_capacity))
+
+
+class _Builder:
+    """A mutable state for folding long journals in linear time; same rules, applied in place."""
+
+    def __init__(self, state: CoordinatorState) -> None:
+        self.pipelines = dict(state.pipelines)
+        self.summary = state.summary
+        self.applied_commands = dict(state.applied_commands)
+        self.ring = dict(state.ring)
+
+    def pipeline(self, pipeline_id: str) -> PipelineInfo | None:
+        return self.pipelines.get(pipeline_id)
+
+    def pipelines_from(self, after: str | None) -> Iterator[PipelineInfo]:
+        for pipeline_id in sorted(self.pipelines):
+            if after is None or pipeline_id > after:
+                yield self.pipelines[pipeline_id]
+
+    def applied(self, command_id: str) -> AppliedCommand | None:
+        return self.applied_commands.get(command_id)
+
+    def ring_slot(self, slot: int) -> str | None:
+        return self.ring.get(slot)
+
+    def apply(self, change: Change) -> None:
+        if change.pipeline is None:
+            self.pipelines.pop(change.pipeline_id, None)
+        else:
+            self.pipelines[change.pipeline_id] = change.pipeline
+        self.summary = change.summary
+        if change.applied is not None and change.ring_slot is not None:
+            if change.forget is not None:
+                self.applied_commands.pop(change.forget, None)
+            self.applied_commands[change.applied.command_id] = change.applied
+            self.ring[change.ring_slot] = change.applied.command_id
+
+    def freeze(self) -> CoordinatorState:
+        return CoordinatorState(
+            pipelines=self.pipelines,
+            summary=self.summary,
+            applied_commands=self.applied_commands,
+            ring=self.ring,
+        )
+
+
+def fold(
+    events: Iterable[Event],
+    state: CoordinatorState | None = None,
+    applied_capacity: int = DEFAULT_APPLIED_CAPACITY,
+) -> CoordinatorState:
+    """Replay ``events`` from ``state`` (the empty state by default)."""
+    builder = _Builder(state if state is not None else CoordinatorState.empty())
+    for event in events:
+        builder.apply(change_for(builder, event, applied_capacity))
+    return builder.freeze()

@@ -1,0 +1,52 @@
+"""Rules about values (SPEC §4 "Validation"), each returning a message or None when satisfied."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from coordinator.domain.model import MAX_LONG
+
+MAX_ID_LENGTH = 256
+MAX_NAME_LENGTH = 256
+MAX_COMMAND_ID_LENGTH = 128
+MAX_CORRELATION_ID_LENGTH = 256
+MAX_TOPIC_NAME_LENGTH = 249
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def text_problem(field: str, value: str, max_length: int) -> str | None:
+    """Non-empty after trimming, bounded in length, and free of control characters."""
+    if not value.strip():
+        return f"{field} must not be empty or blank"
+    if len(value) > max_length:
+        return f"{field} must be at most {max_length} characters, got {len(value)}"
+    if _has_control_characters(value):
+        return f"{field} must not contain control characters"
+    return None
+
+
+def percent_problem(field: str, value: float) -> str | None:
+    if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+        return f"{field} must be a finite number between 0 and 100, got {value!r}"
+    return None
+
+
+def count_problem(field: str, value: int) -> str | None:
+    if not 0 <= value <= MAX_LONG:
+        return f"{field} must be between 0 and {MAX_LONG}, got {value}"
+    return None
+
+
+def reply_topic_problem(topic: str, prefix: str) -> str | None:
+    """A reply may only go to a legal Kafka topic whose name starts with the reply prefix."""
+    if not topic.startswith(prefix):
+        return f"replyTo {topic[:300]!r} is not under the reply prefix {prefix!r}"
+    if len(topic) > MAX_TOPIC_NAME_LENGTH or not _TOPIC_NAME.fullmatch(topic):
+        return f"replyTo {topic[:300]!r} is not a legal Kafka topic name"
+    return None

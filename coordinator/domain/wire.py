@@ -1,0 +1,61 @@
+"""The shape every message takes on the wire: camelCase JSON, Z timestamps, lenient enums.
+
+Python code uses snake_case; the wire uses the design document's camelCase names. Enum values are
+written lower-case and read in any case, so that a command typed by hand is accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ISO-8601 UTC with millisecond precision and a ``Z`` suffix."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _require_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("timestamp must carry a time zone (use a Z suffix)")
+    return moment.astimezone(UTC)
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_require_utc),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
+"""A UTC instant, written as ``2026-11-27T03:52:48.480Z``."""
+
+
+def truncate_to_millis(moment: datetime) -> datetime:
+    """The instant as the wire will carry it, so that state and its JSON never disagree."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def lower_if_text(value: Any) -> Any:
+    """Before-validator that makes an enum field accept its values in any case."""
+    return value.lower() if isinstance(value, str) else value
+
+
+AnyCase = BeforeValidator(lower_if_text)
+"""Use as ``Annotated[SomeStrEnum, AnyCase]``: ``RUNNING`` and ``Running`` read as ``running``."""
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: immutable, camelCase aliases, unknown fields refused."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+    )
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
