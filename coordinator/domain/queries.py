@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+from pydantic_core import to_json
+
 from coordinator.domain.model import (
     HealthStatus,
     PipelineInfo,
@@ -138,7 +140,9 @@ def system_status(
     stale = 0
     for info in view.pipelines_from(None):
         if pipelines is not None:
-            used += len(info.to_json()) + len(info.pipeline_id) + 8
+            # The map key is the id as JSON: count its bytes (quotes, escapes, multi-byte
+            # characters), not its characters, or a registry of non-ASCII ids overshoots.
+            used += len(info.to_json()) + len(to_json(info.pipeline_id)) + 8
             if used > max_bytes:
                 pipelines = None
                 if stale_count is not None or stale_after is None:
