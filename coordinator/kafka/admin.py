@@ -1,0 +1,151 @@
+"""Cluster administration: create the topics, find reply topics, read and trim offsets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
+
+from coordinator.config import Settings
+from coordinator.errors import BrokerUnavailableError, ConfigurationError
+from topics.definitions import ALL, TopicSpec
+
+_NO_OFFSET = -1001
+
+
+@dataclass(frozen=True, slots=True)
+class TopicReport:
+    name: str
+    action: str
+    """``created``, ``ok``, or ``updated`` (configs brought in line)."""
+    detail: str = ""
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient(settings.kafka_base())
+
+
+def wait_for_broker(settings: Settings, timeout: float = 30.0) -> AdminClient:
+    """An admin client once the broker answers, or ``BrokerUnavailableError`` after ``timeout``."""
+    admin = admin_client(settings)
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin.list_topics(timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+        except KafkaException as exc:
+            last = exc
+            time.sleep(0.5)
+        else:
+            return admin
+    raise BrokerUnavailableError(
+        f"no Kafka broker answered at {settings.broker} within {timeout:.0f} s ({last}); "
+        "start one with ./ops/broker.sh start or set COORDINATOR_BROKER"
+    )
+
+
+def ensure_topics(
+    settings: Settings,
+    specs: tuple[TopicSpec, ...] = ALL,
+    report: Callable[[TopicReport], None] | None = None,
+    timeout: float = 30.0,
+) -> list[TopicReport]:
+    """Create missing topics and bring the configs of existing ones in line. Idempotent."""
+    admin = wait_for_broker(settings, timeout)
+    existing = admin.list_topics(timeout=timeout).topics
+    reports: list[TopicReport] = []
+    missing = [spec for spec in specs if spec.name(settings.topic_prefix) not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    spec.name(settings.topic_prefix),
+                    num_partitions=spec.partitions,
+                    replication_factor=settings.replication_factor,
+                    config=dict(spec.configs),
+                )
+                for spec in missing
+            ],
+            request_timeout=timeout,
+        )
+        for name, future in futures.items():
+            try:
+                future.result()
+                reports.append(TopicReport(name, "created"))
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+                reports.append(TopicReport(name, "ok", "created concurrently"))
+    for spec in specs:
+        name = spec.name(settings.topic_prefix)
+        if name not in existing:
+            continue
+        partitions = len(existing[name].partitions)
+        if spec.exact_partitions and partitions != spec.partitions:
+            raise ConfigurationError(
+                f"topic {name} has {partitions} partitions; the coordinator needs exactly "
+                f"{spec.partitions}. Recreate it (it must be a single partition)."
+            )
+        reports.append(_align_configs(admin, name, spec, timeout))
+    if report is not None:
+        for item in reports:
+            report(item)
+    return reports
+
+
+def _align_configs(admin: AdminClient, name: str, spec: TopicSpec, timeout: float) -> TopicReport:
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    current = admin.describe_configs([resource], request_timeout=timeout)[resource].result()
+    differing = {
+        key: value
+        for key, value in spec.configs.items()
+        if key not in current or current[key].value != value
+    }
+    if not differing:
+        return TopicReport(name, "ok")
+    entries = [
+        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+        for key, value in differing.items()
+    ]
+    target = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+    admin.incremental_alter_configs([target], request_timeout=timeout)[target].result()
+    detail = ", ".join(f"{key}={value}" for key, value in sorted(differing.items()))
+    return TopicReport(name, "updated", detail)
+
+
+def topic_names(admin: AdminClient, timeout: float = 5.0) -> set[str]:
+    return set(admin.list_topics(timeout=timeout).topics)
+
+
+def committed_offset(
+    admin: AdminClient, group: str, topic: str, timeout: float = 10.0
+) -> int | None:
+    """The offset ``group`` committed for partition 0 of ``topic``, waiting out pending
+    transactional commits (``require_stable``); None when nothing was ever committed."""
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0)])
+    futures = admin.list_consumer_group_offsets(
+        [request], require_stable=True, request_timeout=timeout
+    )
+    result = futures[group].result()
+    for partition in result.topic_partitions:
+        if partition.error is not None:
+            raise KafkaException(partition.error)
+        if partition.offset != _NO_OFFSET and partition.offset >= 0:
+            return int(partition.offset)
+    return None
+
+
+def delete_before(admin: AdminClient, topic: str, offset: int, timeout: float = 30.0) -> None:
+    """Delete the records of partition 0 of ``topic`` below ``offset``."""
+    futures = admin.delete_records([TopicPartition(topic, 0, offset)], request_timeout=timeout)
+    for future in futures.values():
+        future.result()

@@ -1,0 +1,105 @@
+"""Reading the journal (and other topics) as ``read_committed``: only what was committed counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from coordinator.config import Settings
+
+Headers = list[tuple[str, str | bytes | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+class OffsetOutOfRange(Exception):  # noqa: N818 - a condition callers branch on
+    """The requested offset is not in the topic (deleted, or beyond its end)."""
+
+
+def committed_consumer(settings: Settings, purpose: str, eof: bool = True) -> Consumer:
+    """A group-less reader: it is assigned partitions by hand and never commits."""
+    return Consumer(
+        {
+            **settings.kafka_base(),
+            # librdkafka wants a group id even for manual assignment; nothing is ever committed.
+            "group.id": f"{settings.topic_prefix}.{purpose}-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "error",
+            "enable.partition.eof": eof,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "max.partition.fetch.bytes": 16 * 1024 * 1024,
+        }
+    )
+
+
+def header_list(
+    headers: dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None,
+) -> Headers:
+    if headers is None:
+        return []
+    if isinstance(headers, dict):
+        return list(headers.items())
+    return list(headers)
+
+
+def header(headers: Headers, name: str) -> bytes | None:
+    """The last value of header ``name``, as bytes."""
+    for key, value in reversed(headers):
+        if key == name:
+            return value.encode() if isinstance(value, str) else value
+    return None
+
+
+def watermarks(consumer: Consumer, topic: str, timeout: float = 10.0) -> tuple[int, int]:
+    low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
+    return int(low), int(high)
+
+
+def assign(consumer: Consumer, topic: str, start: int | None) -> None:
+    """Read partition 0 of ``topic`` from ``start`` (None: the beginning)."""
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING if start is None else start)])
+
+
+def read_to_end(
+    consumer: Consumer, topic: str, start: int | None, batch: int = 2000, timeout: float = 30.0
+) -> Iterator[Record]:
+    """Every committed record of partition 0 of ``topic`` from ``start`` (None: the beginning)
+    up to its end as it stands now (the last stable offset)."""
+    assign(consumer, topic, start)
+    try:
+        idle_polls = 0
+        while True:
+            messages = consumer.consume(batch, 1.0)
+            if not messages:
+                idle_polls += 1
+                if idle_polls > timeout:
+                    raise TimeoutError(f"no end of {topic} seen within {timeout:.0f} s")
+                continue
+            idle_polls = 0
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        return
+                    if error.code() == KafkaError._AUTO_OFFSET_RESET:
+                        raise OffsetOutOfRange(f"offset {start} is not in {topic}: {error.str()}")
+                    raise KafkaException(error)
+                yield Record(
+                    offset=message.offset() or 0,
+                    key=message.key(),
+                    value=message.value(),
+                    headers=header_list(message.headers()),
+                )
+    finally:
+        consumer.unassign()

@@ -1,0 +1,187 @@
+"""The journal writer: one Kafka transaction per batch, fenced by a fixed transactional id.
+
+A batch's events, replies, dead letters and snapshot records are produced inside one transaction
+together with the commands-topic offset that says the batch is done (committed to the progress
+group with ``send_offsets_to_transaction``). Either all of it becomes visible to
+``read_committed`` consumers, or none of it does, so a crash at any moment neither loses nor
+repeats a change. Every worker that takes over the commands partition initialises the same
+transactional id, which aborts the previous owner's open transaction and makes any later write
+of a stalled former owner fail: fencing.
+
+confluent-kafka's calls block, so the worker runs them on one dedicated thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from coordinator.config import Settings
+from coordinator.errors import FencedError, JournalError
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, str | bytes | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+    is_event: bool = False
+
+
+class RetryBatch(Exception):  # noqa: N818 - a signal to the caller, not an error it reports
+    """The transaction was aborted; nothing of the batch is visible. Try the batch again."""
+
+
+_FENCING_CODES = {
+    KafkaError._FENCED,
+    KafkaError.PRODUCER_FENCED,
+    KafkaError.INVALID_PRODUCER_EPOCH,
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+}
+
+
+class JournalWriter:
+    """Transactional producer for the owner of the commands partition."""
+
+    def __init__(self, settings: Settings, client_id: str) -> None:
+        self._settings = settings
+        self._topics = settings.topics
+        self._client_id = client_id
+        self._producer: Producer | None = None
+        self._metadata_consumer: Consumer | None = None
+        self._event_offsets: list[int] = []
+        self._failure: KafkaError | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Initialise transactions: from here on, any previous owner is fenced."""
+        self._producer = Producer(
+            {
+                **self._settings.kafka_base(),
+                "client.id": self._client_id,
+                "transactional.id": self._topics.writer_transactional_id,
+                "transaction.timeout.ms": self._settings.transaction_timeout_ms,
+                "enable.idempotence": True,
+                "linger.ms": 1,
+                # A transaction that follows another at once meets CONCURRENT_TRANSACTIONS while
+                # the broker finishes the last one; retry within milliseconds, not 100 ms.
+                "retry.backoff.ms": 2,
+                "retry.backoff.max.ms": 50,
+                "message.max.bytes": 8 * 1024 * 1024,
+                "compression.type": "lz4",
+            }
+        )
+        self._producer.init_transactions(timeout)
+        # The progress group has no members; its metadata only names it for the offset commit.
+        self._metadata_consumer = Consumer(
+            {
+                **self._settings.kafka_base(),
+                "group.id": self._topics.progress_group,
+                "enable.auto.commit": False,
+            }
+        )
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failure = error
+        else:
+            offset = message.offset()
+            if offset is not None:
+                self._event_offsets.append(offset)
+
+    def write(
+        self, records: Sequence[OutRecord], next_command_offset: int | None, timeout: float = 30.0
+    ) -> int | None:
+        """Produce ``records`` and mark commands below ``next_command_offset`` done, atomically.
+
+        Returns the events-topic offset of the last event written, if any. Raises
+        ``RetryBatch`` when the transaction was aborted, ``FencedError`` when another worker owns
+        the journal now, ``JournalError`` for anything else that cannot be retried.
+        """
+        producer = self._require_producer()
+        self._event_offsets = []
+        self._failure = None
+        try:
+            producer.begin_transaction()
+            for record in records:
+                self._produce(producer, record)
+            if next_command_offset is not None:
+                assert self._metadata_consumer is not None
+                producer.send_offsets_to_transaction(
+                    [TopicPartition(self._topics.commands, 0, next_command_offset)],
+                    self._metadata_consumer.consumer_group_metadata(),
+                    timeout,
+                )
+            self._commit(producer, timeout)
+        except KafkaException as exc:
+            self._handle(producer, exc)
+        if self._failure is not None:  # pragma: no cover - commit succeeds only if all delivered
+            raise JournalError(f"a record was not delivered: {self._failure}")
+        return max(self._event_offsets) if self._event_offsets else None
+
+    def _produce(self, producer: Producer, record: OutRecord) -> None:
+        while True:
+            try:
+                producer.produce(
+                    record.topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=record.headers,
+                    on_delivery=self._on_delivery if record.is_event else None,
+                )
+            except BufferError:
+                producer.poll(0.05)
+            else:
+                return
+
+    def _commit(self, producer: Producer, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                producer.commit_transaction(max(1.0, deadline - time.monotonic()))
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.retriable() and time.monotonic() < deadline:
+                    continue
+                raise
+            else:
+                return
+
+    def _handle(self, producer: Producer, exc: KafkaException) -> None:
+        error: KafkaError = exc.args[0]
+        if error.fatal() or error.code() in _FENCING_CODES:
+            raise FencedError(f"the journal writer was fenced: {error.str()}") from exc
+        if error.txn_requires_abort() or error.retriable():
+            log.warning("msg=Transaction aborted, batch will be retried error=%s", error.str())
+            try:
+                producer.abort_transaction(30.0)
+            except KafkaException as abort_exc:
+                abort_error: KafkaError = abort_exc.args[0]
+                if abort_error.fatal():
+                    raise FencedError(f"fenced while aborting: {abort_error.str()}") from abort_exc
+                raise JournalError(f"abort failed: {abort_error.str()}") from abort_exc
+            raise RetryBatch(error.str()) from exc
+        raise JournalError(f"transaction failed: {error.str()}") from exc
+
+    def _require_producer(self) -> Producer:
+        if self._producer is None:
+            raise JournalError("the journal writer is not started")
+        return self._producer
+
+    def close(self) -> None:
+        if self._metadata_consumer is not None:
+            self._metadata_consumer.close()
+            self._metadata_consumer = None
+        if self._producer is not None:
+            # Whatever is still queued belongs to a transaction that will not be committed.
+            self._producer.purge()
+            self._producer.flush(1.0)
+            self._producer = None

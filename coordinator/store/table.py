@@ -1,0 +1,193 @@
+"""The state table: the coordinator state in RocksDB (rocksdict driver), one key per pipeline.
+
+Keys: ``p:<pipelineId>`` (PipelineInfo JSON), ``a:<commandId>`` (applied command), ``r:<slot>``
+(ring of applied commands) and ``m`` (the summary plus the events-topic offset the state reflects).
+Every batch of changes is one RocksDB write batch together with ``m``, so after a crash the table
+is exactly the fold of the journal up to ``m.eventsOffset``: never half a batch.
+
+This is deliberately not a faust ``Table``: a faust table writes each key to its own changelog
+topic outside our transaction, so after a crash the changelog and the journal could disagree
+key by key (and the totals with the pipelines). Here the events topic is the changelog.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from pydantic import Field
+from rocksdict import Options, Rdict, WriteBatch
+
+from coordinator.domain.model import PipelineInfo, Summary
+from coordinator.domain.state import Change
+from coordinator.domain.view import AppliedCommand
+from coordinator.domain.wire import WireModel
+
+PIPELINE = b"p:"
+APPLIED = b"a:"
+RING = b"r:"
+META = b"m"
+
+
+class TableMeta(WireModel):
+    """What the table as a whole reflects: the summary and the journal position."""
+
+    summary: Summary = Field(default_factory=Summary)
+    events_offset: int = -1
+    """Offset in the events topic of the last event folded in; -1 when none."""
+    command_offset: int = -1
+    """Commands-topic offset of the command that caused that event; -1 when none."""
+
+
+def pipeline_key(pipeline_id: str) -> bytes:
+    return PIPELINE + pipeline_id.encode()
+
+
+def applied_key(command_id: str) -> bytes:
+    return APPLIED + command_id.encode()
+
+
+def ring_key(slot: int) -> bytes:
+    return RING + slot.to_bytes(8, "big")
+
+
+def _options() -> Options:
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    return options
+
+
+class StateTable:
+    """The coordinator state in RocksDB; a ``StateView``, written one batch at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self._db = Rdict(str(path), _options())
+        raw = self._db.get(META)
+        self._meta = TableMeta.model_validate_json(raw) if raw is not None else TableMeta()
+
+    @property
+    def meta(self) -> TableMeta:
+        return self._meta
+
+    @property
+    def summary(self) -> Summary:
+        return self._meta.summary
+
+    @property
+    def events_offset(self) -> int:
+        return self._meta.events_offset
+
+    @property
+    def is_empty(self) -> bool:
+        return self._meta.summary.seq == 0 and self._meta.events_offset < 0
+
+    def pipeline(self, pipeline_id: str) -> PipelineInfo | None:
+        raw = self._db.get(pipeline_key(pipeline_id))
+        return PipelineInfo.model_validate_json(raw) if raw is not None else None
+
+    def pipelines_from(self, after: str | None) -> Iterator[PipelineInfo]:
+        start = pipeline_key(after) if after is not None else PIPELINE
+        for key, raw in self.raw_items(PIPELINE, start):
+            if after is not None and key == start:
+                continue
+            yield PipelineInfo.model_validate_json(raw)
+
+    def applied(self, command_id: str) -> AppliedCommand | None:
+        raw = self._db.get(applied_key(command_id))
+        return AppliedCommand.model_validate_json(raw) if raw is not None else None
+
+    def ring_slot(self, slot: int) -> str | None:
+        raw = self._db.get(ring_key(slot))
+        return raw.decode() if raw is not None else None
+
+    def raw_items(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """Raw key/value pairs under ``prefix`` from ``start``, as of the moment of the call.
+
+        The RocksDB iterator is created here, not on first use, and reads a consistent
+        point-in-time view: a snapshot writer can walk it across many event-loop turns while new
+        batches are applied.
+        """
+        iterator = self._db.iter()
+        iterator.seek(start if start is not None else prefix)
+
+        def walk() -> Iterator[tuple[bytes, bytes]]:
+            while iterator.valid():
+                key = iterator.key()
+                if not key.startswith(prefix):
+                    break
+                yield key, iterator.value()
+                iterator.next()
+
+        return walk()
+
+    def apply(self, changes: Sequence[Change], events_offset: int, command_offset: int) -> None:
+        """Write ``changes`` and the new journal position atomically."""
+        if not changes:
+            return
+        batch = WriteBatch(raw_mode=True)
+        for change in changes:
+            key = pipeline_key(change.pipeline_id)
+            if change.pipeline is None:
+                batch.delete(key)
+            else:
+                batch.put(key, change.pipeline.to_json())
+            if change.applied is not None and change.ring_slot is not None:
+                if change.forget is not None:
+                    batch.delete(applied_key(change.forget))
+                batch.put(applied_key(change.applied.command_id), change.applied.to_json())
+                batch.put(ring_key(change.ring_slot), change.applied.command_id.encode())
+        meta = TableMeta(
+            summary=changes[-1].summary,
+            events_offset=events_offset,
+            command_offset=command_offset,
+        )
+        batch.put(META, meta.to_json())
+        self._db.write(batch)
+        self._meta = meta
+
+    def load(
+        self,
+        meta: TableMeta,
+        pipelines: Iterable[PipelineInfo],
+        applied: Iterable[AppliedCommand],
+        applied_capacity: int,
+    ) -> None:
+        """Replace the whole table with a snapshot's content."""
+        self.clear()
+        batch = WriteBatch(raw_mode=True)
+        for info in pipelines:
+            batch.put(pipeline_key(info.pipeline_id), info.to_json())
+            if batch.len() >= 10_000:
+                self._db.write(batch)
+                batch = WriteBatch(raw_mode=True)
+        for record in applied:
+            batch.put(applied_key(record.command_id), record.to_json())
+            if applied_capacity > 0:
+                slot = record.index % applied_capacity
+                batch.put(ring_key(slot), record.command_id.encode())
+        batch.put(META, meta.to_json())
+        self._db.write(batch)
+        self._meta = meta
+
+    def clear(self) -> None:
+        """Forget everything (the next recovery rebuilds from Kafka)."""
+        batch = WriteBatch(raw_mode=True)
+        for prefix in (PIPELINE, APPLIED, RING):
+            batch.delete_range(prefix, prefix[:-1] + bytes([prefix[-1] + 1]))
+        batch.delete(META)
+        self._db.write(batch)
+        self._meta = TableMeta()
+
+    def flush(self) -> None:
+        self._db.flush()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @staticmethod
+    def destroy(path: Path) -> None:
+        """Delete a table's files entirely."""
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,277 @@
+"""Turning a batch of raw commands into what must be written: events, replies, dead letters.
+
+This is the worker's imperative shell around ``decide``/``change_for``, minus the I/O: it takes
+the bytes read from the commands topic and the state, and returns the records of one
+transaction plus the changes to apply to the table once that transaction has committed. It holds
+no business rules; those are all in ``coordinator.domain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import assert_never
+
+from coordinator.config import Settings
+from coordinator.domain.codec import DecodeError, decode_command
+from coordinator.domain.commands import Command
+from coordinator.domain.decider import (
+    Accepted,
+    AlreadyApplied,
+    Answered,
+    Context,
+    Decision,
+    Refused,
+    decide,
+)
+from coordinator.domain.events import EVENT_TAG, Event
+from coordinator.domain.model import Summary
+from coordinator.domain.replies import ErrorCode, ErrorInfo, Reply, error_reply, ok_reply
+from coordinator.domain.state import Change, change_for
+from coordinator.domain.validation import reply_topic_problem
+from coordinator.kafka.writer import Headers, OutRecord
+from coordinator.store.overlay import Overlay
+from coordinator.store.table import StateTable
+
+COMMAND_OFFSET_HEADER = "command-offset"
+"""On every event: the commands-topic offset of the command that caused it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One record read from the commands topic."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one command, for logs and metrics once the batch has committed."""
+
+    offset: int
+    command_type: str | None
+    command: Command | None
+    decision: Decision | None
+    error: ErrorInfo | None = None
+    dead_lettered: bool = False
+    events: tuple[Event, ...] = ()
+    before: Summary | None = None
+    """The summary the command was decided against."""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    records: list[OutRecord] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    next_offset: int | None = None
+    last_event_command_offset: int = -1
+
+
+def context_for(settings: Settings, now: datetime) -> Context:
+    return Context(
+        now=now,
+        limits=settings.limits,
+        reply_prefix=settings.topics.replies,
+        max_reply_bytes=settings.max_reply_bytes,
+        stale_after=settings.stale_after,
+    )
+
+
+def decode(incoming: Incoming, max_bytes: int) -> Command | DecodeError:
+    """The command in ``incoming``, or why there is none (too large, not JSON, not valid)."""
+    size = len(incoming.value) if incoming.value is not None else 0
+    if size > max_bytes:
+        error = ErrorInfo(
+            code=ErrorCode.COMMAND_TOO_LARGE,
+            message=f"command is {size} bytes; the limit is {max_bytes}",
+        )
+        return DecodeError(error)
+    return decode_command(incoming.value)
+
+
+def reply_topics_wanted(decoded: Sequence[Command | DecodeError], prefix: str) -> set[str]:
+    """The reply topics a batch would write to, for the caller to check they exist."""
+    wanted = set()
+    for item in decoded:
+        if item.reply_to is not None and reply_topic_problem(item.reply_to, prefix) is None:
+            wanted.add(item.reply_to)
+    return wanted
+
+
+class BatchBuilder:
+    """Builds one transaction's worth of records from decoded commands, in order."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        table: StateTable,
+        context: Context,
+        reply_topic_exists: Callable[[str], bool],
+    ) -> None:
+        self.settings = settings
+        self.topics = settings.topics
+        self.context = context
+        self.overlay = Overlay(table)
+        self.reply_topic_exists = reply_topic_exists
+        self.result = BatchResult()
+        self._before: Summary | None = None
+
+    def add(self, incoming: Incoming, decoded: Command | DecodeError) -> None:
+        self.result.next_offset = incoming.offset + 1
+        if isinstance(decoded, DecodeError):
+            self._reject_undecodable(incoming, decoded)
+            return
+        if (
+            decoded.reply_to is not None
+            and reply_topic_problem(decoded.reply_to, self.topics.replies) is None
+            and not self.reply_topic_exists(decoded.reply_to)
+        ):
+            error = ErrorInfo(
+                code=ErrorCode.REPLY_TOPIC_NOT_FOUND,
+                message=f"reply topic {decoded.reply_to!r} does not exist",
+            )
+            self._dead_letter(incoming, error, decoded.type)
+            self._outcome(incoming, decoded, None, error=error, dead_lettered=True)
+            return
+        decision = decide(decoded, self.overlay, self.context)
+        self._apply(incoming, decoded, decision)
+
+    def _reply_allowed(self, topic: str) -> bool:
+        return reply_topic_problem(topic, self.topics.replies) is None and self.reply_topic_exists(
+            topic
+        )
+
+    def _reject_undecodable(self, incoming: Incoming, failure: DecodeError) -> None:
+        self._dead_letter(incoming, failure.error, failure.command_type)
+        if failure.reply_to is not None and self._reply_allowed(failure.reply_to):
+            reply = error_reply(
+                failure.correlation_id, failure.command_id, failure.command_type, failure.error
+            )
+            self._reply(failure.reply_to, reply)
+        self.result.outcomes.append(
+            Outcome(
+                offset=incoming.offset,
+                command_type=failure.command_type,
+                command=None,
+                decision=None,
+                error=failure.error,
+                dead_lettered=True,
+            )
+        )
+
+    def _apply(self, incoming: Incoming, command: Command, decision: Decision) -> None:
+        correlation = command.effective_correlation_id
+        self._before = self.overlay.summary
+        match decision:
+            case Accepted(events=events):
+                reply_value = None
+                for event in events:
+                    change = change_for(self.overlay, event, self.settings.applied_capacity)
+                    self.overlay.add(change)
+                    self.result.changes.append(change)
+                    self._event(incoming, event)
+                    reply_value = change.reply
+                if command.reply_to is not None and command.type in (
+                    "RegisterPipeline",
+                    "UnregisterPipeline",
+                ):
+                    reply = ok_reply(correlation, command.command_id, command.type, reply_value)
+                    self._reply(command.reply_to, reply)
+                self._outcome(incoming, command, decision, events=events)
+            case Answered(value=value):
+                if command.reply_to is not None:
+                    reply = ok_reply(correlation, command.command_id, command.type, value)
+                    self._reply(command.reply_to, reply)
+                self._outcome(incoming, command, decision)
+            case Refused(error=error, dead_letter=dead_letter, can_reply=can_reply):
+                if dead_letter:
+                    self._dead_letter(incoming, error, command.type)
+                if can_reply and command.reply_to is not None:
+                    reply = error_reply(correlation, command.command_id, command.type, error)
+                    self._reply(command.reply_to, reply)
+                self._outcome(incoming, command, decision, error=error, dead_lettered=dead_letter)
+            case AlreadyApplied(original=original):
+                if command.reply_to is not None and original.command_type in (
+                    "RegisterPipeline",
+                    "UnregisterPipeline",
+                ):
+                    reply = ok_reply(
+                        correlation, command.command_id, original.command_type, original.value
+                    )
+                    self._reply(command.reply_to, reply)
+                self._outcome(incoming, command, decision)
+            case _:
+                assert_never(decision)
+
+    def _outcome(
+        self,
+        incoming: Incoming,
+        command: Command,
+        decision: Decision | None,
+        *,
+        error: ErrorInfo | None = None,
+        dead_lettered: bool = False,
+        events: tuple[Event, ...] = (),
+    ) -> None:
+        self.result.outcomes.append(
+            Outcome(
+                offset=incoming.offset,
+                command_type=command.type,
+                command=command,
+                decision=decision,
+                error=error,
+                dead_lettered=dead_lettered,
+                events=events,
+                before=self._before,
+            )
+        )
+
+    def _event(self, incoming: Incoming, event: Event) -> None:
+        self.result.last_event_command_offset = incoming.offset
+        self.result.records.append(
+            OutRecord(
+                topic=self.topics.events,
+                key=event.pipeline_id.encode(),
+                value=event.to_json(),
+                headers=[
+                    ("tag", EVENT_TAG.encode()),
+                    (COMMAND_OFFSET_HEADER, str(incoming.offset).encode()),
+                ],
+                is_event=True,
+            )
+        )
+
+    def _reply(self, topic: str, reply: Reply) -> None:
+        key = reply.correlation_id.encode() if reply.correlation_id is not None else None
+        self.result.records.append(
+            OutRecord(
+                topic=topic,
+                key=key,
+                value=reply.to_json(),
+                headers=[("content-type", b"application/json")],
+            )
+        )
+
+    def _dead_letter(self, incoming: Incoming, error: ErrorInfo, command_type: str | None) -> None:
+        headers: Headers = [
+            ("error-code", error.code.value.encode()),
+            ("error-message", error.message.encode("utf-8", "replace")[:4096]),
+            ("source-topic", self.topics.commands.encode()),
+            ("source-partition", b"0"),
+            ("source-offset", str(incoming.offset).encode()),
+        ]
+        if command_type is not None:
+            headers.append(("command-type", command_type.encode("utf-8", "replace")[:256]))
+        self.result.records.append(
+            OutRecord(
+                topic=self.topics.deadletter,
+                key=incoming.key,
+                value=incoming.value,
+                headers=headers,
+            )
+        )

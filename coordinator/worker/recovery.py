@@ -1,0 +1,222 @@
+"""Rebuilding the state table from Kafka (SPEC §7), and keeping it up to date as a standby.
+
+Recovery prefers, in order: the local RocksDB table (checked against the journal, then the events
+after it), the newest valid snapshot plus the events after it, and the whole journal. A worker
+with an empty data directory therefore recovers from Kafka alone. The same folding keeps a hot
+standby's table current while another worker owns the commands partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer
+
+from coordinator.config import Settings
+from coordinator.domain.codec import decode_event
+from coordinator.domain.state import change_for
+from coordinator.errors import RecoveryError
+from coordinator.kafka.reader import (
+    OffsetOutOfRange,
+    Record,
+    assign,
+    committed_consumer,
+    header,
+    header_list,
+    read_to_end,
+    watermarks,
+)
+from coordinator.store.overlay import Overlay
+from coordinator.store.table import StateTable
+from coordinator.worker import snapshots
+from coordinator.worker.processing import COMMAND_OFFSET_HEADER
+
+log = logging.getLogger(__name__)
+
+FOLD_CHUNK = 2000
+PROGRESS_EVERY = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    source: str
+    """``local``, ``snapshot``, ``journal`` (a full replay) or ``empty`` (nothing to recover)."""
+    seq: int
+    events_replayed: int
+    seconds: float
+    snapshot_seq: int | None = None
+
+
+class Folder:
+    """Folds journal records into a table in chunks, checking that ``seq`` runs without gaps."""
+
+    def __init__(self, table: StateTable, applied_capacity: int) -> None:
+        self.table = table
+        self.applied_capacity = applied_capacity
+        self.folded = 0
+
+    def fold(self, records: Iterable[Record]) -> int:
+        overlay = Overlay(self.table)
+        last_offset = -1
+        command_offset = self.table.meta.command_offset
+        count = 0
+        for record in records:
+            if record.value is None:
+                raise RecoveryError(f"event at offset {record.offset} has no value")
+            event = decode_event(record.value)
+            expected = overlay.summary.seq + 1
+            if event.seq < expected:
+                continue  # already folded (the record a local table was checked against)
+            if event.seq > expected:
+                raise RecoveryError(
+                    f"journal gap: expected seq {expected}, found {event.seq} "
+                    f"at offset {record.offset}"
+                )
+            overlay.add(change_for(overlay, event, self.applied_capacity))
+            last_offset = record.offset
+            raw_command_offset = header(record.headers, COMMAND_OFFSET_HEADER)
+            if raw_command_offset is not None:
+                command_offset = int(raw_command_offset)
+            count += 1
+            if len(overlay.changes) >= FOLD_CHUNK:
+                self._flush(overlay, last_offset, command_offset)
+                overlay = Overlay(self.table)
+        if overlay.changes:
+            self._flush(overlay, last_offset, command_offset)
+        return count
+
+    def _flush(self, overlay: Overlay, last_offset: int, command_offset: int) -> None:
+        self.table.apply(overlay.changes, last_offset, command_offset)
+        before = self.folded
+        self.folded += len(overlay.changes)
+        if self.folded // PROGRESS_EVERY > before // PROGRESS_EVERY:
+            log.info("msg=Replaying journal events=%d seq=%d", self.folded, self.table.summary.seq)
+
+
+def catch_up(settings: Settings, table: StateTable, consumer: Consumer) -> int:
+    """Fold every committed event after the table's position; check the table first.
+
+    The event at the table's own offset must carry the table's ``seq``: otherwise the table
+    belongs to another journal (a recreated topic, another cluster) and ``RecoveryError`` says so.
+    """
+    topic = settings.topics.events
+    low, high = watermarks(consumer, topic)
+    start = table.events_offset
+    if start < 0:
+        if low > 0:
+            raise RecoveryError(
+                f"the journal starts at offset {low} (older events were deleted); "
+                "it cannot be replayed from the beginning without a snapshot"
+            )
+        begin = None
+    elif start >= high:
+        raise RecoveryError(
+            f"local state is at events offset {start} but the journal ends at {high}"
+        )
+    else:
+        begin = max(start, low)
+    records = read_to_end(consumer, topic, begin)
+    if start >= 0 and begin == start:
+        first = next(records, None)
+        if first is None or first.value is None:
+            raise RecoveryError(f"no event at offset {start} to check local state against")
+        found = decode_event(first.value).seq
+        if found != table.summary.seq:
+            raise RecoveryError(
+                f"local state is at seq {table.summary.seq} but the journal has seq {found} "
+                f"at offset {start}"
+            )
+    return Folder(table, settings.applied_capacity).fold(records)
+
+
+def recover(
+    settings: Settings, table: StateTable
+) -> tuple[RecoveryReport, snapshots.SnapshotCatalog]:
+    """Bring ``table`` to the end of the journal by the cheapest valid route."""
+    started = time.monotonic()
+    consumer = committed_consumer(settings, "recovery")
+    try:
+        if not table.is_empty:
+            try:
+                replayed = catch_up(settings, table, consumer)
+            except (RecoveryError, OffsetOutOfRange) as exc:
+                log.warning("msg=Local state discarded reason=%s", exc)
+                table.clear()
+            else:
+                catalog = snapshots.scan(consumer, settings.topics.snapshots)
+                return _report("local", table, replayed, started), catalog
+
+        catalog = snapshots.scan(consumer, settings.topics.snapshots)
+        low, _high = watermarks(consumer, settings.topics.events)
+        for entry in catalog.complete():
+            if entry.events_offset + 1 < low:
+                log.warning(
+                    "msg=Snapshot skipped seq=%d reason=events after it were deleted", entry.seq
+                )
+                continue
+            try:
+                loaded = snapshots.load(consumer, settings.topics.snapshots, entry)
+                table.load(loaded.meta, loaded.pipelines, loaded.applied, settings.applied_capacity)
+                replayed = catch_up(settings, table, consumer)
+            except (ValueError, KeyError, RecoveryError, OffsetOutOfRange) as exc:
+                log.warning("msg=Snapshot skipped seq=%d reason=%s", entry.seq, exc)
+                table.clear()
+                continue
+            report = _report("snapshot", table, replayed, started, entry.seq)
+            return report, catalog
+
+        replayed = catch_up(settings, table, consumer)
+        source = "journal" if replayed else "empty"
+        return _report(source, table, replayed, started), catalog
+    finally:
+        consumer.close()
+
+
+def _report(
+    source: str, table: StateTable, replayed: int, started: float, snapshot_seq: int | None = None
+) -> RecoveryReport:
+    return RecoveryReport(
+        source=source,
+        seq=table.summary.seq,
+        events_replayed=replayed,
+        seconds=time.monotonic() - started,
+        snapshot_seq=snapshot_seq,
+    )
+
+
+class Follower:
+    """A hot standby's reader: folds new committed events into the table as they arrive."""
+
+    def __init__(self, settings: Settings, table: StateTable) -> None:
+        self.table = table
+        self.consumer = committed_consumer(settings, "standby", eof=False)
+        self.folder = Folder(table, settings.applied_capacity)
+        position = table.events_offset + 1 if table.events_offset >= 0 else None
+        assign(self.consumer, settings.topics.events, position)
+
+    def poll(self, timeout: float = 0.5) -> list[Record]:
+        """What is new, waiting up to ``timeout`` (blocking: run it off the event loop)."""
+        records = []
+        for message in self.consumer.consume(FOLD_CHUNK, timeout):
+            error = message.error()
+            if error is not None:
+                log.warning("msg=Standby read error error=%s", error.str())
+                continue
+            records.append(
+                Record(
+                    offset=message.offset() or 0,
+                    key=message.key(),
+                    value=message.value(),
+                    headers=header_list(message.headers()),
+                )
+            )
+        return records
+
+    def fold(self, records: list[Record]) -> int:
+        return self.folder.fold(records)
+
+    def close(self) -> None:
+        self.consumer.close()

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what is missing, and nothing else: the virtualenv with the Python dependencies
+# (pyproject.toml) and the Kafka jars (ops/kafka/pom.xml). Safe to run again: each part is redone
+# only when its inputs changed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+setup_python() {
+  local python stamp want
+  python="$(find_python)" || die "Python 3.11 or newer is needed (set COORDINATOR_PYTHON)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtualenv $VENV with $python"
+    "$python" -m venv "$VENV"
+  fi
+  stamp="$VENV/.coordinator-installed"
+  want="$(file_hash "$ROOT/pyproject.toml")"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing Python dependencies (pyproject.toml)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
+    echo "$want" >"$stamp"
+  fi
+}
+
+setup_kafka() {
+  local stamp want
+  command -v java >/dev/null || die "Java 17 is needed to run the Kafka broker"
+  stamp="$KAFKA_LIBS/.installed"
+  want="$(file_hash "$OPS_DIR/kafka/pom.xml")"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    command -v mvn >/dev/null || die "Maven is needed to fetch the Kafka jars"
+    say "fetching Kafka jars with Maven (ops/kafka/pom.xml)"
+    rm -rf "$KAFKA_LIBS"
+    mvn -q -B -f "$OPS_DIR/kafka/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS"
+    echo "$want" >"$stamp"
+  fi
+}
+
+case "${1:-all}" in
+  python) setup_python ;;
+  kafka) setup_kafka ;;
+  all) setup_python; setup_kafka ;;
+  *) die "usage: $0 [all|python|kafka]" ;;
+esac

@@ -1,0 +1,27 @@
+"""Topic definitions of the coordinator, as data, and the JSON Schemas of their payloads."""
+
+from topics.definitions import (
+    AGGREGATE_ID,
+    ALL,
+    COMMANDS,
+    DEADLETTER,
+    DEFAULT_PREFIX,
+    EVENTS,
+    REPLIES,
+    SNAPSHOTS,
+    TopicNames,
+    TopicSpec,
+)
+
+__all__ = [
+    "AGGREGATE_ID",
+    "ALL",
+    "COMMANDS",
+    "DEADLETTER",
+    "DEFAULT_PREFIX",
+    "EVENTS",
+    "REPLIES",
+    "SNAPSHOTS",
+    "TopicNames",
+    "TopicSpec",
+]
