@@ -25,6 +25,8 @@ from coordinator.domain import (
     evolve,
     fold,
 )
+from coordinator.domain.decider import DEFAULT_REPLY_PREFIX
+from coordinator.domain.queries import DEFAULT_MAX_REPLY_BYTES
 from coordinator.domain.replies import ErrorCode
 from coordinator.domain.state import DEFAULT_APPLIED_CAPACITY
 
@@ -36,8 +38,8 @@ def context(
     now: datetime = T0,
     *,
     limits: ResourceLimits | None = None,
-    reply_prefix: str = "coordinator.replies",
-    max_reply_bytes: int = 900_000,
+    reply_prefix: str = DEFAULT_REPLY_PREFIX,
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     stale_after: timedelta | None = None,
 ) -> Context:
     return Context(
@@ -107,7 +109,10 @@ def when(
     ctx: Context | None = None,
     applied_capacity: int = DEFAULT_APPLIED_CAPACITY,
 ) -> Outcome:
+    # Frozen models still hold mutable dicts: make sure deciding only reads them.
+    untouched = state.to_json()
     decision = decide(command, state, ctx if ctx is not None else context())
+    assert state.to_json() == untouched, "decide changed the state it was given"
     after = state
     if isinstance(decision, Accepted):
         for event in decision.events:
