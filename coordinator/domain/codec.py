@@ -86,7 +86,8 @@ def decode_command(raw: bytes | None) -> Command | DecodeError:
     canonical = cast(str, model.model_fields["type"].default)
     document["type"] = canonical
     try:
-        return cast(Command, model.model_validate(document))
+        # camelCase only on the wire: the Python field names are not accepted as aliases.
+        return cast(Command, model.model_validate(document, by_alias=True, by_name=False))
     except ValidationError as exc:
         error = ErrorInfo(code=ErrorCode.INVALID_COMMAND, message=_describe(exc))
         return DecodeError(error, command_type=canonical, **envelope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ def committed_consumer(settings: Settings, purpose: str, eof: bool = True) -> Co
             "enable.partition.eof": eof,
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        }
+            "fetch.wait.max.ms": 100,
+        },
+        logger=logging.getLogger("coordinator.kafka"),
     )
 
 
@@ -76,6 +79,9 @@ def read_to_end(
 ) -> Iterator[Record]:
     """Every committed record of partition 0 of ``topic`` from ``start`` (None: the beginning)
     up to its end as it stands now (the last stable offset)."""
+    low, high = watermarks(consumer, topic, timeout)
+    if high <= max(low, start or 0):
+        return
     assign(consumer, topic, start)
     try:
         idle_polls = 0

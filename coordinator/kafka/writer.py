@@ -77,7 +77,8 @@ class JournalWriter:
                 "retry.backoff.max.ms": 50,
                 "message.max.bytes": 8 * 1024 * 1024,
                 "compression.type": "lz4",
-            }
+            },
+            logger=logging.getLogger("coordinator.kafka"),
         )
         self._producer.init_transactions(timeout)
         # The progress group has no members; its metadata only names it for the offset commit.
@@ -86,7 +87,8 @@ class JournalWriter:
                 **self._settings.kafka_base(),
                 "group.id": self._topics.progress_group,
                 "enable.auto.commit": False,
-            }
+            },
+            logger=logging.getLogger("coordinator.kafka"),
         )
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:

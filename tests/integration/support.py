@@ -1,0 +1,82 @@
+"""Helpers for integration tests: read a topic back, fold the journal, compare states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from coordinator.client import CoordinatorClient
+from coordinator.config import Settings
+from coordinator.domain import CoordinatorState, Event, decode_event, fold
+from coordinator.domain.model import PipelineInfo
+
+
+@dataclass(frozen=True)
+class Message:
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+def read_topic(settings: Settings, topic: str, committed: bool = True) -> list[Message]:
+    """Every record of partition 0 of ``topic``, as a consumer with that isolation level sees it."""
+    consumer = Consumer(
+        {
+            **settings.kafka_base(),
+            "group.id": "test-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed" if committed else "read_uncommitted",
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    found: list[Message] = []
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        if high <= low:
+            return found
+        while True:
+            message = consumer.poll(10)
+            assert message is not None, f"no end of {topic} seen"
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    return found
+                raise AssertionError(error.str())
+            headers = {
+                name: value if isinstance(value, bytes) else str(value).encode()
+                for name, value in (message.headers() or [])  # type: ignore[union-attr]
+            }
+            found.append(Message(message.offset() or 0, message.key(), message.value(), headers))
+    finally:
+        consumer.close()
+
+
+def journal(settings: Settings) -> list[Event]:
+    return [decode_event(m.value or b"") for m in read_topic(settings, settings.topics.events)]
+
+
+def folded(settings: Settings) -> CoordinatorState:
+    return fold(journal(settings))
+
+
+def worker_pipelines(client: CoordinatorClient) -> dict[str, PipelineInfo]:
+    return {info.pipeline_id: info for info in client.list_pipelines(page_size=1000)}
+
+
+def assert_worker_matches_journal(
+    settings: Settings, client: CoordinatorClient
+) -> CoordinatorState:
+    """The worker's state (through queries) equals the fold of the committed journal."""
+    events = journal(settings)
+    assert [event.seq for event in events] == list(range(1, len(events) + 1)), "seq not contiguous"
+    expected = fold(events)
+    assert worker_pipelines(client) == expected.pipelines
+    status = client.system_status()
+    assert status.seq == expected.summary.seq
+    assert status.total_cpu_percent == expected.summary.total_cpu_percent
+    assert status.total_memory_mb == expected.summary.memory_mb_total
+    assert status.count_by_status == expected.summary.count_by_status
+    return expected
