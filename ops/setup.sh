@@ -37,9 +37,27 @@ setup_kafka() {
   fi
 }
 
+# The Compose Specification's JSON schema, for the test that checks docker-compose.yml where no
+# Docker engine runs. It ships in the compose-go module; fetch it through the Go module proxy.
+COMPOSE_GO="github.com/compose-spec/compose-go/v2@v2.16.2"
+setup_compose_schema() {
+  local target="$ROOT/.cache/compose-spec.json" dir
+  [ -f "$target" ] && return 0
+  if ! command -v go >/dev/null; then
+    say "go not found: the docker-compose.yml schema test will use 'docker compose config' instead"
+    return 0
+  fi
+  mkdir -p "$ROOT/.cache/gomod"
+  dir="$(cd "$ROOT/.cache" && GOMODCACHE="$ROOT/.cache/gomod" GOFLAGS=-modcacherw \
+    go mod download -json "$COMPOSE_GO" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  [ -f "$dir/schema/compose-spec.json" ] || die "compose schema not found in $COMPOSE_GO"
+  cp "$dir/schema/compose-spec.json" "$target"
+}
+
 case "${1:-all}" in
   python) setup_python ;;
   kafka) setup_kafka ;;
-  all) setup_python; setup_kafka ;;
-  *) die "usage: $0 [all|python|kafka]" ;;
+  compose-schema) setup_compose_schema ;;
+  all) setup_python; setup_kafka; setup_compose_schema ;;
+  *) die "usage: $0 [all|python|kafka|compose-schema]" ;;
 esac

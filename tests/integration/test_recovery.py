@@ -1,0 +1,99 @@
+"""Recovery (SPEC §7): a worker on a fresh machine rebuilds from the newest snapshot plus the
+events after it, not from the whole journal, and the snapshots topic keeps only the newest 2."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from tests.fixtures.workers import Deployment
+from tests.integration.support import journal, read_topic, worker_pipelines
+
+pytestmark = pytest.mark.integration
+
+
+def live_snapshots(deployment: Deployment) -> dict[int, set[str]]:
+    """Snapshot keys still alive on the compacted topic (tombstones applied), by seq."""
+    alive: dict[str, bool] = {}
+    for record in read_topic(deployment.settings, deployment.settings.topics.snapshots):
+        alive[(record.key or b"").decode()] = record.value is not None
+    by_seq: dict[int, set[str]] = {}
+    for key, present in alive.items():
+        if present:
+            seq = int(key.split("/")[1])
+            by_seq.setdefault(seq, set()).add(key.split("/", 2)[2])
+    return by_seq
+
+
+def test_fresh_machine_recovers_from_snapshot_plus_tail(deployment: Deployment) -> None:
+    worker = deployment.worker(snapshot_every=50).start().wait_serving()
+    with deployment.client(timeout=30) as client:
+        for index in range(400):
+            client.send_raw(
+                f'{{"type":"RegisterPipeline","pipelineId":"p-{index:04d}","name":"n{index}"}}'
+            )
+        for index in range(0, 400, 2):
+            client.update_status(f"p-{index:04d}", "running", index, 0)
+            client.report_resources(f"p-{index:04d}", 0.1, 10)
+        client.system_status()
+        time.sleep(2)  # let the snapshot of the last batch finish
+        for index in range(10):
+            client.update_status("p-0001", "paused", index, 0)
+        before_status = client.system_status()
+        before_pipelines = worker_pipelines(client)
+    total_events = len(journal(deployment.settings))
+    assert total_events == 400 + 200 + 200 + 10
+    assert worker.stop() == 0
+
+    shutil.rmtree(deployment.data_dir("worker"))
+    worker.start()
+    recovered = worker.wait_recovered()
+    worker.wait_serving()
+    source, seq, replayed = recovered.group(1), int(recovered.group(2)), int(recovered.group(3))
+
+    assert source == "snapshot"
+    assert seq == total_events
+    assert 10 <= replayed < total_events, f"replayed {replayed} of {total_events} events"
+    with deployment.client(timeout=30) as client:
+        assert worker_pipelines(client) == before_pipelines
+        after_status = client.system_status()
+    assert after_status.model_dump(exclude={"pipelines"}) == before_status.model_dump(
+        exclude={"pipelines"}
+    )
+
+    snapshots = live_snapshots(deployment)
+    assert len(snapshots) == 2, sorted(snapshots)
+    for seq_of, parts in snapshots.items():
+        assert "0-header" in parts and "2-footer" in parts, (seq_of, parts)
+    assert max(snapshots) + replayed == total_events
+
+
+def test_local_state_is_used_when_present(deployment: Deployment) -> None:
+    worker = deployment.worker(snapshot_every=1000).start().wait_serving()
+    with deployment.client() as client:
+        for index in range(30):
+            client.register(f"p-{index}", "x")
+    assert worker.stop() == 0
+    worker.start()
+    recovered = worker.wait_recovered()
+    assert recovered.group(1) == "local" and int(recovered.group(3)) == 0
+    worker.wait_serving()
+    with deployment.client() as client:
+        assert client.system_status().health.total_pipelines == 30
+
+
+def test_full_journal_replay_without_snapshot(deployment: Deployment) -> None:
+    worker = deployment.worker(snapshot_every=100_000).start().wait_serving()
+    with deployment.client() as client:
+        for index in range(40):
+            client.register(f"p-{index}", "x")
+    assert worker.stop() == 0
+    shutil.rmtree(deployment.data_dir("worker"))
+    worker.start()
+    recovered = worker.wait_recovered()
+    assert recovered.group(1) == "journal" and int(recovered.group(3)) == 40
+    worker.wait_serving()
+    with deployment.client() as client:
+        assert len(worker_pipelines(client)) == 40
