@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.client import CommandRefusedError
 from coordinator.domain import ErrorCode, HealthStatus, PipelineStatus
 from tests.fixtures.workers import Deployment
 from tests.integration.support import assert_worker_matches_journal, journal

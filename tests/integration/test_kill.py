@@ -150,7 +150,6 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(deployment: Deploym
         sender.join(180)
         assert done_sending.is_set(), "the command stream did not finish"
         producer.flush(30)
-        del producer
         worker.wait_serving(120)
         # Commands are applied in order: once this is answered, everything before it is done.
         final = client.request({"type": "GetSystemStatus"})
