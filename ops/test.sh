@@ -2,7 +2,7 @@
 # Quick start, part 2: the whole test suite (static checks, unit and integration tests).
 #
 # Installs what is missing, like ./ops/run.sh. The integration tests start their own Kafka broker
-# (a separate one, on a free port, under .data/kafka/test) and stop it at the end; set
+# (a separate one, on a free port, under .data/kafka/test-<pid>) and stop it at the end; set
 # COORDINATOR_TEST_BROKER=host:port to use a running broker instead, or
 # COORDINATOR_TEST_BROKER=testcontainers where a Docker engine exists. Extra arguments go to
 # pytest (e.g. ./ops/test.sh tests/unit -k codec).
