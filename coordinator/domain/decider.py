@@ -64,8 +64,7 @@ class Context:
     reply_prefix: str = DEFAULT_REPLY_PREFIX
     max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
     stale_after: timedelta | None = None
-    stale_count: int | None = None
-    """Stale pipelines, when the caller keeps them indexed (else counted from the state)."""
+    """A pipeline without a heartbeat for longer (in journal time) is reported stale."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +264,6 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
                     context.limits,
                     context.max_reply_bytes,
                     context.stale_after,
-                    context.stale_count,
                 )
             )
 

@@ -117,10 +117,16 @@ def is_stale(info: PipelineInfo, view: StateView, stale_after: timedelta) -> boo
     """Whether ``info``'s last heartbeat is older than ``stale_after`` in journal time.
 
     Journal time is the timestamp of the newest event, so replaying the journal gives the same
-    answer whenever it is replayed.
+    answer whenever it is replayed. A stale pipeline keeps its recorded status.
     """
     now = view.summary.last_updated
-    return now is not None and now - info.last_heartbeat > stale_after
+    return now is not None and info.last_heartbeat < now - stale_after
+
+
+def count_stale(view: StateView, stale_after: timedelta) -> int:
+    """How many pipelines are stale in journal time (see ``is_stale``)."""
+    now = view.summary.last_updated
+    return 0 if now is None else view.count_stale(now - stale_after)
 
 
 def system_status(
@@ -128,29 +134,20 @@ def system_status(
     limits: ResourceLimits | None = None,
     max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     stale_after: timedelta | None = None,
-    stale_count: int | None = None,
 ) -> SystemStatus:
-    """The answer to ``GetSystemStatus``: ``pipelines`` is included only if it fits ``max_bytes``.
-
-    ``stale_count`` may be given by a caller that keeps it indexed; otherwise it is counted here.
-    """
+    """The answer to ``GetSystemStatus``; ``pipelines`` only if they fit in ``max_bytes``."""
     summary = view.summary
-    pipelines: dict[str, PipelineInfo] | None = {}
+    included: dict[str, PipelineInfo] = {}
+    omitted = False
     used = _ENVELOPE_BYTES * 2
-    stale = 0
     for info in view.pipelines_from(None):
-        if pipelines is not None:
-            # The map key is the id as JSON: count its bytes (quotes, escapes, multi-byte
-            # characters), not its characters, or a registry of non-ASCII ids overshoots.
-            used += len(info.to_json()) + len(to_json(info.pipeline_id)) + 8
-            if used > max_bytes:
-                pipelines = None
-                if stale_count is not None or stale_after is None:
-                    break
-            else:
-                pipelines[info.pipeline_id] = info
-        if stale_count is None and stale_after is not None and is_stale(info, view, stale_after):
-            stale += 1
+        # The map key is the id as JSON: count its bytes (quotes, escapes, multi-byte
+        # characters), not its characters, or a registry of non-ASCII ids overshoots.
+        used += len(info.to_json()) + len(to_json(info.pipeline_id)) + 8
+        if used > max_bytes:
+            omitted = True
+            break
+        included[info.pipeline_id] = info
     return SystemStatus(
         health=system_health(view),
         count_by_status=dict(summary.count_by_status),
@@ -159,8 +156,8 @@ def system_status(
         last_updated=summary.last_updated,
         seq=summary.seq,
         limits=limits if limits is not None else ResourceLimits(),
-        pipelines=pipelines,
-        pipelines_omitted=pipelines is None,
-        stale_pipelines=stale_count if stale_count is not None else stale,
+        pipelines=None if omitted else included,
+        pipelines_omitted=omitted,
+        stale_pipelines=count_stale(view, stale_after) if stale_after is not None else 0,
         stale_after_seconds=stale_after.total_seconds() if stale_after is not None else None,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import assert_never
 
@@ -54,6 +55,8 @@ class Change:
     """A ``commandId`` that falls out of the ring and is forgotten."""
     reply: ReplyValue = None
     """What the command that caused the event answers (registrations and unregistrations)."""
+    previous: PipelineInfo | None = None
+    """The pipeline before the event (None when it was not registered)."""
 
     @property
     def removed(self) -> bool:
@@ -163,7 +166,7 @@ def change_for(
     if isinstance(event, PipelineRegistered | PipelineUnregistered):
         reply = summary_reply(summary, event.pipeline_id, after if after else current)
     if event.command_id is None or applied_capacity <= 0:
-        return Change(event.pipeline_id, after, summary, reply=reply)
+        return Change(event.pipeline_id, after, summary, reply=reply, previous=current)
 
     index = before.applied_count
     slot = index % applied_capacity
@@ -181,7 +184,7 @@ def change_for(
         index=index,
         value=reply,
     )
-    return Change(event.pipeline_id, after, summary, applied, slot, forget, reply)
+    return Change(event.pipeline_id, after, summary, applied, slot, forget, reply, current)
 
 
 class CoordinatorState(WireModel):
@@ -211,6 +214,9 @@ class CoordinatorState(WireModel):
 
     def applied(self, command_id: str) -> AppliedCommand | None:
         return self.applied_commands.get(command_id)
+
+    def count_stale(self, before: datetime) -> int:
+        return sum(1 for info in self.pipelines.values() if info.last_heartbeat < before)
 
     def ring_slot(self, slot: int) -> str | None:
         return self.ring.get(slot)
@@ -288,6 +294,9 @@ class _Builder:
 
     def applied(self, command_id: str) -> AppliedCommand | None:
         return self.applied_commands.get(command_id)
+
+    def count_stale(self, before: datetime) -> int:
+        return sum(1 for info in self.pipelines.values() if info.last_heartbeat < before)
 
     def ring_slot(self, slot: int) -> str | None:
         return self.ring.get(slot)

@@ -7,6 +7,7 @@ rules run against the in-memory state, the worker's RocksDB table, or a batch's 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 from coordinator.domain.model import PipelineInfo, Summary
@@ -38,6 +39,10 @@ class StateView(Protocol):
         ...
 
     def applied(self, command_id: str) -> AppliedCommand | None: ...
+
+    def count_stale(self, before: datetime) -> int:
+        """How many pipelines had their last heartbeat before ``before``."""
+        ...
 
     def ring_slot(self, slot: int) -> str | None:
         """The ``commandId`` remembered in ring slot ``slot``, if any."""

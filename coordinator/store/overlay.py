@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
+from datetime import datetime
 
 from coordinator.domain.model import PipelineInfo, Summary
 from coordinator.domain.state import Change
@@ -69,6 +70,16 @@ class Overlay:
             upcoming = self._pipelines[pipeline_id]
             if upcoming is not None:
                 yield upcoming
+
+    def count_stale(self, before: datetime) -> int:
+        count = self.base.count_stale(before)
+        for pipeline_id, upcoming in self._pipelines.items():
+            underneath = self.base.pipeline(pipeline_id)
+            if underneath is not None and underneath.last_heartbeat < before:
+                count -= 1
+            if upcoming is not None and upcoming.last_heartbeat < before:
+                count += 1
+        return count
 
     def applied(self, command_id: str) -> AppliedCommand | None:
         if command_id in self._applied:

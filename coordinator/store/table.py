@@ -1,7 +1,9 @@
 """The state table: the coordinator state in RocksDB (rocksdict driver), one key per pipeline.
 
-Keys: ``p:<pipelineId>`` (PipelineInfo JSON), ``a:<commandId>`` (applied command), ``r:<slot>``
-(ring of applied commands) and ``m`` (the summary plus the events-topic offset the state reflects).
+Keys: ``p:<pipelineId>`` (PipelineInfo JSON), ``h:<lastHeartbeat ms><pipelineId>`` (an index by
+heartbeat, to count stale pipelines without reading them all), ``a:<commandId>`` (applied
+command), ``r:<slot>`` (ring of applied commands) and ``m`` (the summary plus the events-topic
+offset the state reflects).
 Every batch of changes is one RocksDB write batch together with ``m``, so after a crash the table
 is exactly the fold of the journal up to ``m.eventsOffset``: never half a batch.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -25,6 +28,7 @@ from coordinator.domain.view import AppliedCommand
 from coordinator.domain.wire import WireModel
 
 PIPELINE = b"p:"
+HEARTBEAT = b"h:"
 APPLIED = b"a:"
 RING = b"r:"
 META = b"m"
@@ -42,6 +46,14 @@ class TableMeta(WireModel):
 
 def pipeline_key(pipeline_id: str) -> bytes:
     return PIPELINE + pipeline_id.encode()
+
+
+def _millis(moment: datetime) -> bytes:
+    return int(moment.timestamp() * 1000).to_bytes(8, "big", signed=False)
+
+
+def heartbeat_key(info: PipelineInfo) -> bytes:
+    return HEARTBEAT + _millis(info.last_heartbeat) + info.pipeline_id.encode()
 
 
 def applied_key(command_id: str) -> bytes:
@@ -65,6 +77,7 @@ class StateTable:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
         self._db = Rdict(str(path), _options())
+        self._closed = False
         raw = self._db.get(META)
         self._meta = TableMeta.model_validate_json(raw) if raw is not None else TableMeta()
 
@@ -99,6 +112,17 @@ class StateTable:
         raw = self._db.get(applied_key(command_id))
         return AppliedCommand.model_validate_json(raw) if raw is not None else None
 
+    def count_stale(self, before: datetime) -> int:
+        """Pipelines whose last heartbeat is before ``before``: a walk of the heartbeat index up
+        to that instant (as long as the stale pipelines are many, not the registry)."""
+        limit = HEARTBEAT + _millis(before)
+        count = 0
+        for key, _value in self.raw_items(HEARTBEAT):
+            if key[: len(limit)] >= limit:
+                break
+            count += 1
+        return count
+
     def ring_slot(self, slot: int) -> str | None:
         raw = self._db.get(ring_key(slot))
         return raw.decode() if raw is not None else None
@@ -130,10 +154,13 @@ class StateTable:
         batch = WriteBatch(raw_mode=True)
         for change in changes:
             key = pipeline_key(change.pipeline_id)
+            if change.previous is not None:
+                batch.delete(heartbeat_key(change.previous))
             if change.pipeline is None:
                 batch.delete(key)
             else:
                 batch.put(key, change.pipeline.to_json())
+                batch.put(heartbeat_key(change.pipeline), b"")
             if change.applied is not None and change.ring_slot is not None:
                 if change.forget is not None:
                     batch.delete(applied_key(change.forget))
@@ -160,6 +187,7 @@ class StateTable:
         batch = WriteBatch(raw_mode=True)
         for info in pipelines:
             batch.put(pipeline_key(info.pipeline_id), info.to_json())
+            batch.put(heartbeat_key(info), b"")
             if batch.len() >= 10_000:
                 self._db.write(batch)
                 batch = WriteBatch(raw_mode=True)
@@ -175,7 +203,7 @@ class StateTable:
     def clear(self) -> None:
         """Forget everything (the next recovery rebuilds from Kafka)."""
         batch = WriteBatch(raw_mode=True)
-        for prefix in (PIPELINE, APPLIED, RING):
+        for prefix in (PIPELINE, HEARTBEAT, APPLIED, RING):
             batch.delete_range(prefix, prefix[:-1] + bytes([prefix[-1] + 1]))
         batch.delete(META)
         self._db.write(batch)
@@ -185,7 +213,9 @@ class StateTable:
         self._db.flush()
 
     def close(self) -> None:
-        self._db.close()
+        if not self._closed:
+            self._closed = True
+            self._db.close()
 
     @staticmethod
     def destroy(path: Path) -> None:
