@@ -19,6 +19,7 @@ import faust
 from faust.types import TP
 
 from coordinator.config import Settings
+from coordinator.worker.http import add_routes
 from coordinator.worker.service import CoordinatorService
 
 log = logging.getLogger("coordinator")
@@ -120,5 +121,6 @@ def create_app(settings: Settings, service: CoordinatorService) -> faust.App:
             os._exit(EXIT_RECOVERY_FAILED)
 
     app.task(recover)
+    add_routes(app, service)
 
     return app

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
+from confluent_kafka import Consumer
+
 from coordinator.config import Settings
 from coordinator.domain.codec import DecodeError
 from coordinator.domain.commands import Command
@@ -97,6 +99,8 @@ class CoordinatorService:
         self._writer: JournalWriter | None = None
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="journal-writer")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="journal-reader")
+        self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="metrics")
+        self._lag_consumer: Consumer | None = None
         self._admin = kafka_admin.admin_client(settings)
         self._reply_topics = ReplyTopics(
             self._reply_topic_names, settings.reply_topic_wait_ms / 1e3
@@ -173,8 +177,11 @@ class CoordinatorService:
             await self._close_writer()
         self.table.flush()
         self.table.close()
+        if self._lag_consumer is not None:
+            self._lag_consumer.close()
         self._writer_thread.shutdown(wait=False)
         self._reader_thread.shutdown(wait=False)
+        self._metrics_thread.shutdown(wait=False)
         log.info("msg=Stopped worker=%s", self.settings.worker_name)
 
     # -- ownership --------------------------------------------------------------------------
@@ -491,12 +498,16 @@ class CoordinatorService:
 
     # -- reads for the HTTP views and metrics -----------------------------------------------
 
-    def commands_lag(self) -> int | None:
-        if self.next_offset is None:
+    async def commands_lag(self) -> int | None:
+        """Commands on the topic not yet applied (only the active worker knows)."""
+        if self.role != Role.ACTIVE or self.next_offset is None:
             return None
-        consumer = committed_consumer(self.settings, "lag")
+        if self._lag_consumer is None:
+            self._lag_consumer = committed_consumer(self.settings, "lag")
         try:
-            _low, high = watermarks(consumer, self.topics.commands, timeout=2.0)
-        finally:
-            consumer.close()
-        return max(0, high - self.next_offset)
+            _low, high = await self._on(
+                self._metrics_thread, watermarks, self._lag_consumer, self.topics.commands, 2.0
+            )
+        except Exception:  # noqa: BLE001 - a metric is not worth an error page
+            return None
+        return max(0, high - (self.next_offset or 0))
