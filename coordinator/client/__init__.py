@@ -1,6 +1,23 @@
 """Typed clients of the coordinator, on confluent-kafka: synchronous and asyncio."""
 
-from coordinator.client.errors import ClientError, CommandRefusedError, ReplyTimeoutError
+from coordinator.client.aio import AsyncCoordinatorClient
+from coordinator.client.errors import (
+    BrokerUnreachableError,
+    ClientError,
+    CommandRefusedError,
+    DeliveryError,
+    ReplyTimeoutError,
+    TopicNotFoundError,
+)
 from coordinator.client.sync import CoordinatorClient
 
-__all__ = ["ClientError", "CommandRefusedError", "CoordinatorClient", "ReplyTimeoutError"]
+__all__ = [
+    "AsyncCoordinatorClient",
+    "BrokerUnreachableError",
+    "ClientError",
+    "CommandRefusedError",
+    "CoordinatorClient",
+    "DeliveryError",
+    "ReplyTimeoutError",
+    "TopicNotFoundError",
+]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import NewTopic
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from coordinator.config import Settings
 from coordinator.domain.replies import Reply
-from coordinator.kafka.admin import admin_client
 
 log = logging.getLogger(__name__)
+KAFKA_LOG = logging.getLogger("coordinator.kafka")
+"""librdkafka's own log lines (connection failures and the like), through Python logging."""
 
 REPLY_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(60 * 60 * 1000)}
 
@@ -23,17 +26,19 @@ def new_reply_topic_name(settings: Settings, label: str = "client") -> str:
     return f"{settings.topics.replies}.{label}-{uuid.uuid4().hex[:12]}"
 
 
-def create_reply_topic(settings: Settings, name: str, timeout: float) -> None:
-    admin = admin_client(settings)
+def create_reply_topic(admin: AdminClient, settings: Settings, name: str, timeout: float) -> None:
     futures = admin.create_topics(
         [NewTopic(name, 1, settings.replication_factor, config=REPLY_TOPIC_CONFIG)],
         request_timeout=timeout,
     )
-    futures[name].result()
+    try:
+        futures[name].result()
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
 
 
-def delete_reply_topic(settings: Settings, name: str, timeout: float = 10.0) -> None:
-    admin = admin_client(settings)
+def delete_reply_topic(admin: AdminClient, name: str, timeout: float = 10.0) -> None:
     try:
         admin.delete_topics([name], request_timeout=timeout)[name].result()
     except KafkaException as exc:
@@ -41,7 +46,11 @@ def delete_reply_topic(settings: Settings, name: str, timeout: float = 10.0) -> 
 
 
 class ReplyListener:
-    """Reads one reply topic (``read_committed``) and completes the future of each reply."""
+    """Reads one reply topic (``read_committed``) and completes the future of each reply.
+
+    Replies are read from the end of the topic as it was when the listener started: a reply
+    topic of one's own holds nothing older that anyone waits for.
+    """
 
     def __init__(self, settings: Settings, topic: str, timeout: float) -> None:
         self.topic = topic
@@ -56,14 +65,34 @@ class ReplyListener:
                 "isolation.level": "read_committed",
                 "auto.offset.reset": "latest",
             },
-            logger=logging.getLogger("coordinator.kafka"),
+            logger=KAFKA_LOG,
         )
-        _low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout)
+        try:
+            high = self._end_offset(timeout)
+        except BaseException:
+            self._consumer.close()
+            raise
         self._consumer.assign([TopicPartition(topic, 0, high)])
         self._thread = threading.Thread(target=self._run, name=f"replies-{topic}", daemon=True)
         self._thread.start()
 
+    def _end_offset(self, timeout: float) -> int:
+        # A topic created a moment ago may not have a partition leader known to us yet.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _low, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, 0), timeout=max(0.5, deadline - time.monotonic())
+                )
+            except KafkaException:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
+            else:
+                return int(high)
+
     def expect(self, correlation_id: str) -> Future[Reply]:
+        """The future of the reply with ``correlation_id`` (the same one while it is pending)."""
         with self._lock:
             future = self._pending.get(correlation_id)
             if future is None or future.done():
@@ -89,8 +118,10 @@ class ReplyListener:
                     continue
                 with self._lock:
                     future = self._pending.pop(reply.correlation_id, None)
-                if future is not None and not future.done():
-                    future.set_result(reply)
+                if future is not None:
+                    # The waiter may have given up (cancelled) a moment ago.
+                    with contextlib.suppress(InvalidStateError):
+                        future.set_result(reply)
 
     def close(self) -> None:
         self._stop.set()

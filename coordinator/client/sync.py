@@ -1,47 +1,37 @@
-"""The synchronous client: every command of SPEC §3 as a typed method.
+"""The synchronous client: every command of SPEC §3 as a typed, blocking method.
 
 Requests carry a ``commandId`` (a fresh UUID unless given) which doubles as the correlation id;
-a retry after a timeout re-sends the same ``commandId``, so the coordinator applies it at most
-once and answers with the original reply. Refusals raise ``CommandRefusedError`` with the code.
+after ``timeout`` seconds without a reply the same bytes are sent again (``retries`` times), so
+the coordinator applies the command at most once and answers with the original reply. Refusals
+raise ``CommandRefusedError`` with the SPEC code; no reply at all raises ``ReplyTimeoutError``.
+The client is thread-safe: a reporter thread and the main thread may share one.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, cast
+from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, Message, Producer
-
-from coordinator.client.errors import ClientError, CommandRefusedError, ReplyTimeoutError
-from coordinator.client.replies import (
-    ReplyListener,
-    create_reply_topic,
-    delete_reply_topic,
-    new_reply_topic_name,
-)
+from coordinator.client import calls
+from coordinator.client.transport import Transport
 from coordinator.config import Settings
-from coordinator.domain.commands import (
-    CheckResourceAvailability,
-    CommandModel,
-    GetPipelineInfo,
-    GetSystemStatus,
-    ListPipelines,
-    RegisterPipeline,
-    ReportResourceUsage,
-    UnregisterPipeline,
-    UpdatePipelineStatus,
-)
+from coordinator.domain.commands import CommandModel
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import PipelinePage, Reply, StateSummary, SystemStatus
 from topics.definitions import AGGREGATE_ID
 
+T = TypeVar("T")
+
 
 class CoordinatorClient:
-    """A connection to the coordinator through its topics. Use as a context manager."""
+    """A connection to the coordinator through its topics. Use as a context manager.
+
+    ``timeout`` is how long each attempt waits for a reply (and for the broker to take a
+    command); a call gives up with ``ReplyTimeoutError`` after ``retries + 1`` attempts.
+    ``connect_timeout`` bounds the first contact with the broker. Settings (broker, topic prefix,
+    SASL/SSL) come from ``COORDINATOR_*`` unless given.
+    """
 
     def __init__(
         self,
@@ -49,25 +39,20 @@ class CoordinatorClient:
         *,
         timeout: float = 10.0,
         retries: int = 2,
+        connect_timeout: float = 5.0,
         reply_topic: str | None = None,
         label: str = "client",
     ) -> None:
         self.settings = settings if settings is not None else Settings()
         self.timeout = timeout
         self.retries = retries
-        self._producer = Producer(
-            {
-                **self.settings.kafka_base(),
-                "enable.idempotence": True,
-                "linger.ms": 0,
-                "client.id": f"coordinator-{label}",
-            },
-            logger=logging.getLogger("coordinator.kafka"),
+        self._transport = Transport(
+            self.settings,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            reply_topic=reply_topic,
+            label=label,
         )
-        self._owns_reply_topic = reply_topic is None
-        self._reply_topic = reply_topic
-        self._label = label
-        self._listener: ReplyListener | None = None
 
     def __enter__(self) -> CoordinatorClient:
         return self
@@ -75,89 +60,77 @@ class CoordinatorClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def connect(self) -> CoordinatorClient:
+        """Check now that the broker answers and the topics exist (else on first use)."""
+        self._transport.connect()
+        return self
+
     @property
     def reply_topic(self) -> str:
         """This client's reply topic, created on first use."""
-        self._ensure_listener()
-        assert self._reply_topic is not None
-        return self._reply_topic
+        return self._transport.listener().topic
 
-    def _ensure_listener(self) -> ReplyListener:
-        if self._listener is None:
-            if self._reply_topic is None:
-                self._reply_topic = new_reply_topic_name(self.settings, self._label)
-                create_reply_topic(self.settings, self._reply_topic, self.timeout)
-            self._listener = ReplyListener(self.settings, self._reply_topic, self.timeout)
-        return self._listener
-
-    # -- sending ----------------------------------------------------------------------------
+    # -- sending ------------------------------------------------------------------------------
 
     def send_raw(self, value: bytes | str, key: bytes | str | None = AGGREGATE_ID) -> None:
         """Produce bytes to the commands topic as they are (for tools and tests)."""
-        errors: list[KafkaError] = []
+        self._transport.send(value, key)
 
-        def delivered(error: KafkaError | None, _message: Message) -> None:
-            if error is not None:
-                errors.append(error)
-
-        self._producer.produce(
-            self.settings.topics.commands, value=value, key=key, on_delivery=delivered
-        )
-        remaining = self._producer.flush(self.timeout)
-        if remaining:
-            raise ClientError(
-                f"command not delivered within {self.timeout:.0f} s: is the broker at "
-                f"{self.settings.broker} reachable?"
-            )
-        if errors:
-            raise ClientError(f"command not delivered: {errors[0].str()}")
-
-    def send(self, command: CommandModel) -> None:
-        """Fire and forget."""
-        self.send_raw(command.to_json())
+    def send(self, command: CommandModel | Mapping[str, Any]) -> None:
+        """Fire and forget: returns once the broker has the command."""
+        self._transport.send(calls.prepare(command, None).payload)
 
     def request(self, command: CommandModel | Mapping[str, Any]) -> Reply:
         """Send ``command`` and wait for its reply (retrying with the same ``commandId``)."""
-        document = dict(command) if isinstance(command, Mapping) else None
-        if document is None:
-            model = cast(CommandModel, command)
-            document = model.model_dump(by_alias=True, mode="json", exclude_none=True)
-        document.setdefault("commandId", uuid.uuid4().hex)
-        document.setdefault("correlationId", document["commandId"])
-        document["replyTo"] = self.reply_topic
-        correlation = str(document["correlationId"])
-        listener = self._ensure_listener()
-        payload = _json(document)
-        future = listener.expect(correlation)
-        deadline_each = self.timeout
-        for _attempt in range(self.retries + 1):
-            self.send_raw(payload)
-            try:
-                return future.result(deadline_each)
-            except FutureTimeout:
-                continue
-        listener.forget(correlation)
-        raise ReplyTimeoutError(
-            f"no reply to {document.get('type')} within "
-            f"{self.timeout * (self.retries + 1):.0f} s; is a coordinator worker running against "
-            f"{self.settings.broker} with topic prefix {self.settings.topic_prefix!r}?"
-        )
+        return self._request(command)
 
-    def _value(self, command: CommandModel) -> Any:
-        reply = self.request(command)
-        if not reply.ok:
-            raise CommandRefusedError(reply)
-        return reply.value
+    def request_value(self, call: calls.Call[T]) -> T:
+        """Send ``call``'s command and read the value of its reply (refusals raise)."""
+        return calls.value_of(call, self._request(call.command))
 
-    # -- the commands -----------------------------------------------------------------------
+    def confirm(self, command: CommandModel | Mapping[str, Any]) -> None:
+        """Send a fire-and-forget command and wait until it is known to be applied or refused.
+
+        A query follows the command; when its reply arrives, a refusal of the command would
+        have arrived before it. Raises ``CommandRefusedError`` if the command was refused.
+        """
+        listener = self._transport.listener()
+        request = calls.prepare(command, listener.topic)
+        outcome = listener.expect(request.correlation_id)
+        try:
+            barrier = calls.barrier()
+            calls.value_of(barrier, self._request(barrier.command, before=request.payload))
+            calls.raise_if_refused(outcome.result(0) if outcome.done() else None)
+        finally:
+            listener.forget(request.correlation_id)
+
+    def _request(
+        self, command: CommandModel | Mapping[str, Any], before: bytes | None = None
+    ) -> Reply:
+        listener = self._transport.listener()
+        request = calls.prepare(command, listener.topic)
+        future = listener.expect(request.correlation_id)
+        try:
+            for _attempt in range(self.retries + 1):
+                if before is not None:
+                    self._transport.send(before)
+                self._transport.send(request.payload)
+                try:
+                    return future.result(self.timeout)
+                except FutureTimeout:
+                    continue
+        finally:
+            if not future.done():
+                listener.forget(request.correlation_id)
+        raise calls.timeout_error(request, self.settings, self.timeout, self.retries + 1)
+
+    # -- the commands -------------------------------------------------------------------------
 
     def register(self, pipeline_id: str, name: str, command_id: str | None = None) -> StateSummary:
-        command = RegisterPipeline(pipeline_id=pipeline_id, name=name, command_id=command_id)
-        return cast(StateSummary, self._value(command))
+        return self.request_value(calls.register(pipeline_id, name, command_id))
 
     def unregister(self, pipeline_id: str, command_id: str | None = None) -> StateSummary:
-        command = UnregisterPipeline(pipeline_id=pipeline_id, command_id=command_id)
-        return cast(StateSummary, self._value(command))
+        return self.request_value(calls.unregister(pipeline_id, command_id))
 
     def update_status(
         self,
@@ -166,40 +139,42 @@ class CoordinatorClient:
         total_records: int,
         failed_records: int,
         command_id: str | None = None,
+        *,
+        confirm: bool = False,
     ) -> None:
-        self.send(
-            UpdatePipelineStatus(
-                pipeline_id=pipeline_id,
-                status=PipelineStatus(str(status).lower()),
-                total_records=total_records,
-                failed_records=failed_records,
-                command_id=command_id,
-            )
+        """Fire and forget; with ``confirm=True``, wait for the outcome (refusals raise)."""
+        command = calls.update_status(
+            pipeline_id, status, total_records, failed_records, command_id
         )
+        if confirm:
+            self.confirm(command)
+        else:
+            self.send(command)
 
     def report_resources(
-        self, pipeline_id: str, cpu_percent: float, memory_mb: int, command_id: str | None = None
+        self,
+        pipeline_id: str,
+        cpu_percent: float,
+        memory_mb: int,
+        command_id: str | None = None,
+        *,
+        confirm: bool = False,
     ) -> None:
-        self.send(
-            ReportResourceUsage(
-                pipeline_id=pipeline_id,
-                cpu_percent=cpu_percent,
-                memory_mb=memory_mb,
-                command_id=command_id,
-            )
-        )
+        """Fire and forget; with ``confirm=True``, wait for the outcome (refusals raise)."""
+        command = calls.report_resources(pipeline_id, cpu_percent, memory_mb, command_id)
+        if confirm:
+            self.confirm(command)
+        else:
+            self.send(command)
 
     def check_resources(self, cpu_percent: float, memory_mb: int) -> bool:
-        command = CheckResourceAvailability(
-            estimated_cpu_percent=cpu_percent, estimated_memory_mb=memory_mb
-        )
-        return bool(self._value(command))
+        return self.request_value(calls.check_resources(cpu_percent, memory_mb))
 
     def system_status(self) -> SystemStatus:
-        return cast(SystemStatus, self._value(GetSystemStatus()))
+        return self.request_value(calls.system_status())
 
     def pipeline_info(self, pipeline_id: str) -> PipelineInfo | None:
-        return cast(PipelineInfo | None, self._value(GetPipelineInfo(pipeline_id=pipeline_id)))
+        return self.request_value(calls.pipeline_info(pipeline_id))
 
     def list_page(
         self,
@@ -207,14 +182,12 @@ class CoordinatorClient:
         limit: int | None = None,
         after: str | None = None,
     ) -> PipelinePage:
-        wanted = PipelineStatus(str(status).lower()) if status is not None else None
-        command = ListPipelines(status=wanted, limit=limit, after=after)
-        return cast(PipelinePage, self._value(command))
+        return self.request_value(calls.list_page(status, limit, after))
 
     def list_pipelines(
         self, status: PipelineStatus | str | None = None, page_size: int | None = None
     ) -> Iterator[PipelineInfo]:
-        """Every pipeline (optionally of one status), walking all pages."""
+        """Every pipeline (optionally of one status) in ``pipelineId`` order, page by page."""
         after: str | None = None
         while True:
             page = self.list_page(status, page_size, after)
@@ -224,16 +197,7 @@ class CoordinatorClient:
             after = page.next
 
     def flush(self) -> None:
-        self._producer.flush(self.timeout)
+        self._transport.flush()
 
     def close(self) -> None:
-        self._producer.flush(self.timeout)
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-            if self._owns_reply_topic and self._reply_topic is not None:
-                delete_reply_topic(self.settings, self._reply_topic)
-
-
-def _json(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        self._transport.close()
