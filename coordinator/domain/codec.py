@@ -26,6 +26,13 @@ KNOWN_COMMAND_TYPES: tuple[str, ...] = tuple(
 )
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
+MAX_ERROR_MESSAGE_LENGTH = 1024
+"""Error messages name fields taken from the input; bounded so that a refusal's reply does not
+grow with the command (64 KiB of unknown fields would otherwise make a reply of ~300 KB, and a
+reply over the broker's message size would fail its transaction over and over)."""
+_PROBLEMS_LISTED = 10
+_LOCATION_LENGTH = 100
+
 
 @dataclass(frozen=True, slots=True)
 class DecodeError:
@@ -43,12 +50,23 @@ def _text(document: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_ERROR_MESSAGE_LENGTH:
+        return message
+    return message[: MAX_ERROR_MESSAGE_LENGTH - 1] + "\u2026"
+
+
 def _describe(error: ValidationError) -> str:
+    details = error.errors(include_url=False)
     parts = []
-    for detail in error.errors(include_url=False):
+    for detail in details[:_PROBLEMS_LISTED]:
         location = ".".join(str(part) for part in detail["loc"]) or "command"
+        if len(location) > _LOCATION_LENGTH:
+            location = location[: _LOCATION_LENGTH - 1] + "\u2026"
         parts.append(f"{location}: {detail['msg']}")
-    return "; ".join(parts)
+    if len(details) > _PROBLEMS_LISTED:
+        parts.append(f"and {len(details) - _PROBLEMS_LISTED} more problems")
+    return _bounded("; ".join(parts))
 
 
 def decode_command(raw: bytes | None) -> Command | DecodeError:
@@ -58,7 +76,7 @@ def decode_command(raw: bytes | None) -> Command | DecodeError:
     try:
         document = pydantic_core.from_json(raw, allow_inf_nan=True)
     except ValueError as exc:
-        message = f"not valid UTF-8 JSON: {exc}"
+        message = _bounded(f"not valid UTF-8 JSON: {exc}")
         return DecodeError(ErrorInfo(code=ErrorCode.INVALID_COMMAND, message=message))
     if not isinstance(document, dict):
         message = f"a command must be a JSON object, got {type(document).__name__}"
@@ -79,7 +97,7 @@ def decode_command(raw: bytes | None) -> Command | DecodeError:
     model = _BY_LOWER_TYPE.get(type_name.lower())
     if model is None:
         known = ", ".join(KNOWN_COMMAND_TYPES)
-        message = f"unknown command type {type_name[:100]!r}; known types: {known}"
+        message = _bounded(f"unknown command type {type_name[:100]!r}; known types: {known}")
         error = ErrorInfo(code=ErrorCode.UNKNOWN_COMMAND_TYPE, message=message)
         return DecodeError(error, command_type=type_name[:100], **envelope)
 
