@@ -45,11 +45,16 @@ def delete_reply_topic(admin: AdminClient, name: str, timeout: float = 10.0) -> 
         log.debug("reply topic %s not deleted: %s", name, exc)
 
 
+def _left(deadline: float) -> float:
+    return max(0.5, deadline - time.monotonic())
+
+
 class ReplyListener:
     """Reads one reply topic (``read_committed``) and completes the future of each reply.
 
-    Replies are read from the end of the topic as it was when the listener started: a reply
-    topic of one's own holds nothing older that anyone waits for.
+    Replies are read from the end of the topic as it was when the listener started: nothing
+    older is waited for. The topic may be the client's own or shared (the CLI reads
+    ``<prefix>.replies``); correlation ids are UUIDs, so others' replies are simply skipped.
     """
 
     def __init__(self, settings: Settings, topic: str, timeout: float) -> None:
@@ -68,28 +73,41 @@ class ReplyListener:
             logger=KAFKA_LOG,
         )
         try:
-            high = self._end_offset(timeout)
+            self._consumer.assign(self._ends(timeout))
         except BaseException:
             self._consumer.close()
             raise
-        self._consumer.assign([TopicPartition(topic, 0, high)])
         self._thread = threading.Thread(target=self._run, name=f"replies-{topic}", daemon=True)
         self._thread.start()
 
-    def _end_offset(self, timeout: float) -> int:
-        # A topic created a moment ago may not have a partition leader known to us yet.
+    def _ends(self, timeout: float) -> list[TopicPartition]:
+        """The end of every partition of the topic (a shared reply topic may have several)."""
+        # A topic created a moment ago may not have partition leaders known to us yet.
         deadline = time.monotonic() + timeout
         while True:
             try:
-                _low, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, 0), timeout=max(0.5, deadline - time.monotonic())
-                )
+                return [
+                    TopicPartition(self.topic, partition, self._end_of(partition, deadline))
+                    for partition in self._partitions(deadline)
+                ]
             except KafkaException:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.1)
-            else:
-                return int(high)
+
+    def _partitions(self, deadline: float) -> list[int]:
+        metadata = self._consumer.list_topics(self.topic, timeout=_left(deadline))
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            error = topic.error if topic is not None else None
+            raise KafkaException(error if error is not None else KafkaError._UNKNOWN_TOPIC)
+        return sorted(topic.partitions)
+
+    def _end_of(self, partition: int, deadline: float) -> int:
+        _low, high = self._consumer.get_watermark_offsets(
+            TopicPartition(self.topic, partition), timeout=_left(deadline)
+        )
+        return int(high)
 
     def expect(self, correlation_id: str) -> Future[Reply]:
         """The future of the reply with ``correlation_id`` (the same one while it is pending)."""
@@ -106,22 +124,24 @@ class ReplyListener:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for message in self._consumer.consume(500, 0.2):
-                if message.error() is not None or message.value() is None:
-                    continue
-                try:
-                    reply = Reply.model_validate_json(message.value() or b"")
-                except ValueError:
-                    log.warning("unreadable reply on %s at %s", self.topic, message.offset())
-                    continue
-                if reply.correlation_id is None:
-                    continue
-                with self._lock:
-                    future = self._pending.pop(reply.correlation_id, None)
-                if future is not None:
-                    # The waiter may have given up (cancelled) a moment ago.
-                    with contextlib.suppress(InvalidStateError):
-                        future.set_result(reply)
+            # poll, not consume(n, timeout): a batch consume waits out its timeout unless n
+            # messages arrive, which would delay every reply by that much.
+            message = self._consumer.poll(0.1)
+            if message is None or message.error() is not None or message.value() is None:
+                continue
+            try:
+                reply = Reply.model_validate_json(message.value() or b"")
+            except ValueError:
+                log.warning("unreadable reply on %s at %s", self.topic, message.offset())
+                continue
+            if reply.correlation_id is None:
+                continue
+            with self._lock:
+                future = self._pending.pop(reply.correlation_id, None)
+            if future is not None:
+                # The waiter may have given up (cancelled) a moment ago.
+                with contextlib.suppress(InvalidStateError):
+                    future.set_result(reply)
 
     def close(self) -> None:
         self._stop.set()

@@ -16,7 +16,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from coordinator.client.errors import BrokerUnreachableError, DeliveryError, TopicNotFoundError
+from coordinator.client.errors import (
+    BrokerUnreachableError,
+    ClientError,
+    DeliveryError,
+    TopicNotFoundError,
+)
 from coordinator.client.replies import (
     KAFKA_LOG,
     ReplyListener,
@@ -25,6 +30,7 @@ from coordinator.client.replies import (
     new_reply_topic_name,
 )
 from coordinator.config import Settings
+from coordinator.domain.validation import reply_topic_problem
 from topics.definitions import AGGREGATE_ID
 
 _DELIVERY_MARGIN = 5.0
@@ -43,6 +49,10 @@ class Transport:
         reply_topic: str | None,
         label: str,
     ) -> None:
+        if reply_topic is not None:
+            problem = reply_topic_problem(reply_topic, settings.topics.replies)
+            if problem is not None:
+                raise ValueError(f"{problem}: the coordinator would not reply there")
         self.settings = settings
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -102,13 +112,16 @@ class Transport:
                 "(--broker) at yours; on a secured cluster set COORDINATOR_SECURITY_PROTOCOL "
                 "and its SASL/SSL settings."
             ) from exc
-        commands = settings.topics.commands
-        if commands not in metadata.topics:
-            raise TopicNotFoundError(
-                f"the broker at {settings.broker} has no topic {commands!r}: create the topics "
-                "with `coordinator topics create` and start a worker with `coordinator worker`, "
-                "or check the topic prefix (COORDINATOR_TOPIC_PREFIX, --prefix)."
-            )
+        needed = [settings.topics.commands]
+        if self._reply_topic is not None:
+            needed.append(self._reply_topic)
+        for topic in needed:
+            if topic not in metadata.topics:
+                raise TopicNotFoundError(
+                    f"the broker at {settings.broker} has no topic {topic!r}: create the topics "
+                    "with `coordinator topics create` and start a worker with `coordinator "
+                    "worker`, or check the topic prefix (COORDINATOR_TOPIC_PREFIX, --prefix)."
+                )
         self._connected = True
 
     def listener(self) -> ReplyListener:
@@ -116,11 +129,18 @@ class Transport:
         with self._lock:
             if self._listener is None:
                 self._connect_locked()
-                if self._reply_topic is None:
-                    name = new_reply_topic_name(self.settings, self._label)
-                    create_reply_topic(self._admin, self.settings, name, self.timeout)
-                    self._reply_topic = name
-                self._listener = ReplyListener(self.settings, self._reply_topic, self.timeout)
+                name = self._reply_topic or new_reply_topic_name(self.settings, self._label)
+                try:
+                    if self._reply_topic is None:
+                        create_reply_topic(self._admin, self.settings, name, self.timeout)
+                        self._reply_topic = name
+                    self._listener = ReplyListener(self.settings, name, self.timeout)
+                except KafkaException as exc:
+                    raise ClientError(
+                        f"reply topic {name!r} cannot be created or read ({exc.args[0].str()}): "
+                        "on a secured cluster, the client needs rights to create and read topics "
+                        f"starting with {self.settings.topics.replies!r}."
+                    ) from exc
             return self._listener
 
     # -- sending ------------------------------------------------------------------------------
