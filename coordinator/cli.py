@@ -9,6 +9,7 @@ from rich.console import Console
 
 from coordinator.config import Settings
 from coordinator.errors import CoordinatorError
+from coordinator.operator.commands import add_operator_commands
 
 app = typer.Typer(
     name="coordinator",
@@ -67,6 +68,9 @@ def topics_list() -> None:
     for spec in ALL:
         configs = ",".join(f"{key}={value}" for key, value in spec.configs.items())
         typer.echo(f"{spec.name(settings.topic_prefix)}\t{spec.partitions}\t{configs}")
+
+
+add_operator_commands(app)
 
 
 def main() -> None:
