@@ -60,18 +60,25 @@ class Transport:
         self._label = label
         self._owns_reply_topic = reply_topic is None
         self._reply_topic = reply_topic
-        self._admin = AdminClient(settings.kafka_base(), logger=KAFKA_LOG)
-        self._producer = Producer(
-            {
-                **settings.kafka_base(),
-                "enable.idempotence": True,
-                "linger.ms": 0,
-                # librdkafka gives up on a message when we do, so that "not delivered" is final.
-                "message.timeout.ms": int(self.delivery_timeout * 1000),
-                "client.id": f"coordinator-{label}",
-            },
-            logger=KAFKA_LOG,
-        )
+        try:
+            self._admin = AdminClient(settings.kafka_base(), logger=KAFKA_LOG)
+            self._producer = Producer(
+                {
+                    **settings.kafka_base(),
+                    "enable.idempotence": True,
+                    "linger.ms": 0,
+                    # librdkafka gives up on a message when we do: "not delivered" is final.
+                    "message.timeout.ms": int(self.delivery_timeout * 1000),
+                    "client.id": f"coordinator-{label}",
+                },
+                logger=KAFKA_LOG,
+            )
+        except KafkaException as exc:
+            raise ClientError(
+                f"the Kafka client settings were refused ({exc.args[0].str()}): check "
+                "COORDINATOR_BROKER and the COORDINATOR_SECURITY_PROTOCOL, COORDINATOR_SASL_* "
+                "and COORDINATOR_SSL_* settings."
+            ) from exc
         self._lock = threading.Lock()
         self._connected = False
         self._listener: ReplyListener | None = None
