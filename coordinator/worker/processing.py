@@ -248,11 +248,17 @@ class BatchBuilder:
 
     def _reply(self, topic: str, reply: Reply) -> None:
         key = reply.correlation_id.encode() if reply.correlation_id is not None else None
+        value = reply.to_json()
+        if len(value) + len(key or b"") > self.settings.max_reply_bytes:
+            # Answers are sized to fit, so only a refusal echoing an over-long correlationId or
+            # commandId gets here, and it is dead-lettered with its reason already. A reply over
+            # the broker's message size would fail the batch's transaction at every retry.
+            return
         self.result.records.append(
             OutRecord(
                 topic=topic,
                 key=key,
-                value=reply.to_json(),
+                value=value,
                 headers=[("content-type", b"application/json")],
             )
         )

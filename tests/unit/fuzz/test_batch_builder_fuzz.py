@@ -130,7 +130,8 @@ def check_dead_letter(record: OutRecord, incoming: Incoming, code: ErrorCode) ->
 def check_reply(record: OutRecord, ok: bool, code: ErrorCode | None = None) -> Reply:
     assert reply_topic_problem(record.topic, REPLY_PREFIX) is None
     assert reply_topic_exists(record.topic)
-    assert record.value is not None and len(record.value) <= SETTINGS.max_reply_bytes + 4096
+    assert record.value is not None
+    assert len(record.value) + len(record.key or b"") <= SETTINGS.max_reply_bytes
     reply = Reply.model_validate_json(record.value)
     assert reply.ok is ok
     if code is not None:
