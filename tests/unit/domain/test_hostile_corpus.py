@@ -1,0 +1,144 @@
+"""The hostile-command corpus through ``decode_command`` and ``decide`` alone (no broker).
+
+The corpus entries run in order, each followed by a valid command, the way the integration test
+sends them to a real worker; every entry the domain decides (``layer: domain``) must have the
+outcome it documents. Size limits, reply-topic existence and the broker's own refusals are
+checked by the batch-builder and integration runs of the same corpus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from coordinator.domain import (
+    Accepted,
+    AlreadyApplied,
+    Answered,
+    Command,
+    CoordinatorState,
+    DecodeError,
+    ErrorCode,
+    Refused,
+    decide,
+    decode_command,
+    evolve,
+)
+from coordinator.domain.decider import Decision
+from tests.corpus.hostile import (
+    EXPECTS,
+    STEADY,
+    Entry,
+    Topics,
+    check_steady,
+    expected_pipelines,
+    load,
+    outcome_counts,
+    script,
+)
+
+from .support import T0, context
+
+TOPICS = Topics.for_prefix("coordinator")
+ENTRIES = load(TOPICS)
+SENT = script(ENTRIES, TOPICS)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decoded: Command | DecodeError
+    decision: Decision | None
+    original_reply: object = None
+    """For a duplicate: the reply value the entry it repeats was given."""
+
+
+@dataclass(frozen=True)
+class DomainRun:
+    outcomes: dict[str, Outcome]
+    state: CoordinatorState
+
+
+@pytest.fixture(scope="module")
+def run() -> DomainRun:
+    """Every entry the domain decides, in order, evolving one state the worker's way."""
+    state = CoordinatorState.empty()
+    outcomes: dict[str, Outcome] = {}
+    replies: dict[str, object] = {}
+    now = T0
+    for entry in SENT:
+        if entry.layer != "domain":
+            continue
+        now += timedelta(milliseconds=7)
+        decoded = decode_command(entry.value)
+        if isinstance(decoded, DecodeError):
+            outcomes[entry.name] = Outcome(decoded, None)
+            continue
+        decision = decide(decoded, state, context(now))
+        original = None
+        if isinstance(decision, Accepted):
+            for event in decision.events:
+                state = evolve(state, event)
+            replies[entry.name] = (
+                state.applied(decoded.command_id).value if decoded.command_id else None
+            )
+        if isinstance(decision, AlreadyApplied) and entry.duplicate_of is not None:
+            original = replies[entry.duplicate_of]
+        outcomes[entry.name] = Outcome(decoded, decision, original)
+    return DomainRun(outcomes, state)
+
+
+def test_the_corpus_covers_every_outcome_and_every_error_code() -> None:
+    counts = outcome_counts(ENTRIES)
+
+    assert len(ENTRIES) >= 60, counts
+    assert {entry.expect for entry in ENTRIES} == EXPECTS
+    assert {entry.code for entry in ENTRIES if entry.expect in {"refused", "dead-letter"}} == {
+        code.value for code in ErrorCode
+    }
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in SENT if e.layer == "domain"], ids=lambda entry: entry.name
+)
+def test_each_entry_has_its_documented_outcome(run: DomainRun, entry: Entry) -> None:
+    outcome = run.outcomes[entry.name]
+    decoded, decision = outcome.decoded, outcome.decision
+
+    if isinstance(decoded, DecodeError):
+        assert entry.expect == "dead-letter", decoded.error
+        assert decoded.error.code is entry.error_code, decoded.error
+        # An error reply needs a reply topic that could be read from the envelope.
+        assert (decoded.reply_to == TOPICS.reply) is (entry.reply == "error")
+        return
+    reply_to = decoded.reply_to
+    match decision:
+        case Accepted(events=events):
+            assert entry.expect == "accepted", decision
+            assert tuple(event.type for event in events) == entry.events
+            assert {event.pipeline_id for event in events} == {entry.pipeline}
+            replies = decoded.type in {"RegisterPipeline", "UnregisterPipeline"}
+            assert (entry.reply == "ok") is (replies and reply_to is not None)
+        case Answered():
+            assert entry.expect == "answered", decision
+            assert (entry.reply == "ok") is (reply_to is not None)
+        case Refused(error=error, dead_letter=dead_letter, can_reply=can_reply):
+            assert entry.expect == ("dead-letter" if dead_letter else "refused"), error
+            assert error.code is entry.error_code, error
+            assert (entry.reply == "error") is (can_reply and reply_to is not None)
+        case AlreadyApplied(original=original):
+            assert entry.expect == "duplicate", decision
+            if entry.duplicate_of is not None:
+                assert original.value == outcome.original_reply
+                assert original.value is not None
+        case _:
+            raise AssertionError(f"{entry.name}: {decision!r}")
+
+
+def test_only_the_documented_changes_reach_the_state(run: DomainRun) -> None:
+    state = run.state
+
+    assert set(state.pipelines) == expected_pipelines(SENT)
+    check_steady(state.pipelines.get(STEADY), len(ENTRIES))
+    assert state.summary.seq == sum(len(entry.events) for entry in SENT)
