@@ -25,6 +25,39 @@ class DesignDocumentFormatter(logging.Formatter):
         return line.replace("\n", "\n    ")
 
 
+class RepeatFilter(logging.Filter):
+    """Drops a line repeated more than ``burst`` times in ``window`` seconds, then says how many.
+
+    During a broker outage aiokafka logs the same connection error thousands of times a second;
+    an operator needs to see it a few times and then a count, not a flooded disk.
+    """
+
+    LIBRARIES = ("aiokafka", "faust", "mode", "coordinator.kafka")
+    """Only these loggers are limited: our own lines are one per event, always."""
+
+    def __init__(self, burst: int = 5, window: float = 30.0) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window = window
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.LIBRARIES):
+            return True
+        key = (record.name, str(record.msg))
+        started, count = self._seen.get(key, (record.created, 0))
+        if record.created - started > self.window:
+            suppressed = count - self.burst
+            self._seen[key] = (record.created, 1)
+            if suppressed > 0:
+                record.msg = f"{record.msg} (and {suppressed} more like it in {self.window:.0f} s)"
+            return True
+        self._seen[key] = (started, count + 1)
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        return count < self.burst
+
+
 def configure(level: str = "INFO") -> None:
     """Route every logger (ours, faust's, aiokafka's) through one stderr handler."""
     handler = logging.StreamHandler(sys.stderr)

@@ -111,7 +111,27 @@ DEADLETTER = TopicSpec(
     description="Commands that could not be accepted, with the reason in headers.",
 )
 
-ALL: tuple[TopicSpec, ...] = (COMMANDS, EVENTS, SNAPSHOTS, REPLIES, DEADLETTER)
+PROGRESS = TopicSpec(
+    suffix="progress",
+    partitions=1,
+    configs=_frozen(
+        {
+            "cleanup.policy": "compact",
+            "segment.ms": str(60 * 60 * 1000),
+            "min.cleanable.dirty.ratio": "0.1",
+        }
+    ),
+    key="progress",
+    value='{"nextCommandOffset": n}',
+    description=(
+        "Internal: which commands are done, written in each batch's transaction. (A consumer "
+        "group's transactional offset commit would do, but librdkafka's "
+        "send_offsets_to_transaction can hang across a broker restart, and the offsets of a "
+        "group without members expire after offsets.retention.minutes.)"
+    ),
+)
+
+ALL: tuple[TopicSpec, ...] = (COMMANDS, EVENTS, SNAPSHOTS, REPLIES, DEADLETTER, PROGRESS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +167,9 @@ class TopicNames:
         return f"{self.prefix}.writer"
 
     @property
-    def progress_group(self) -> str:
-        """The group whose committed offset says which commands have been applied."""
-        return f"{self.prefix}.progress"
+    def progress(self) -> str:
+        """Internal topic whose last record says which commands have been applied."""
+        return PROGRESS.name(self.prefix)
 
     @property
     def worker_group(self) -> str:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -18,8 +18,6 @@ from confluent_kafka.admin import (
 from coordinator.config import Settings
 from coordinator.errors import BrokerUnavailableError, ConfigurationError
 from topics.definitions import ALL, TopicSpec
-
-_NO_OFFSET = -1001
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,24 +122,6 @@ def _align_configs(admin: AdminClient, name: str, spec: TopicSpec, timeout: floa
 
 def topic_names(admin: AdminClient, timeout: float = 5.0) -> set[str]:
     return set(admin.list_topics(timeout=timeout).topics)
-
-
-def committed_offset(
-    admin: AdminClient, group: str, topic: str, timeout: float = 10.0
-) -> int | None:
-    """The offset ``group`` committed for partition 0 of ``topic``, waiting out pending
-    transactional commits (``require_stable``); None when nothing was ever committed."""
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0)])
-    futures = admin.list_consumer_group_offsets(
-        [request], require_stable=True, request_timeout=timeout
-    )
-    result = futures[group].result()
-    for partition in result.topic_partitions:
-        if partition.error is not None:
-            raise KafkaException(partition.error)
-        if partition.offset != _NO_OFFSET and partition.offset >= 0:
-            return int(partition.offset)
-    return None
 
 
 def delete_before(admin: AdminClient, topic: str, offset: int, timeout: float = 30.0) -> None:

@@ -74,6 +74,25 @@ def assign(consumer: Consumer, topic: str, start: int | None) -> None:
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING if start is None else start)])
 
 
+def last_value(consumer: Consumer, topic: str, timeout: float = 10.0) -> bytes | None:
+    """The value of the last committed record of partition 0 of ``topic``, if any.
+
+    Reads a window at the end, widening it while it holds only transaction markers or aborted
+    records.
+    """
+    low, high = watermarks(consumer, topic, timeout)
+    window = 64
+    while True:
+        start = max(low, high - window)
+        found = None
+        for record in read_to_end(consumer, topic, start, timeout=timeout):
+            if record.value is not None:
+                found = record.value
+        if found is not None or start == low:
+            return found
+        window *= 4
+
+
 def read_to_end(
     consumer: Consumer, topic: str, start: int | None, batch: int = 2000, timeout: float = 30.0
 ) -> Iterator[Record]:

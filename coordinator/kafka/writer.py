@@ -1,8 +1,8 @@
 """The journal writer: one Kafka transaction per batch, fenced by a fixed transactional id.
 
 A batch's events, replies, dead letters and snapshot records are produced inside one transaction
-together with the commands-topic offset that says the batch is done (committed to the progress
-group with ``send_offsets_to_transaction``). Either all of it becomes visible to
+together with a record on the progress topic naming the commands-topic offset up to which the
+batch is done. Either all of it becomes visible to
 ``read_committed`` consumers, or none of it does, so a crash at any moment neither loses nor
 repeats a change. Every worker that takes over the commands partition initialises the same
 transactional id, which aborts the previous owner's open transaction and makes any later write
@@ -13,12 +13,13 @@ confluent-kafka's calls block, so the worker runs them on one dedicated thread.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from coordinator.config import Settings
 from coordinator.errors import FencedError, JournalError
@@ -35,6 +36,14 @@ class OutRecord:
     value: bytes | None
     headers: Headers = field(default_factory=list)
     is_event: bool = False
+
+
+PROGRESS_KEY = b"progress"
+
+
+def progress_record(topic: str, next_command_offset: int) -> OutRecord:
+    value = json.dumps({"nextCommandOffset": next_command_offset}).encode()
+    return OutRecord(topic, PROGRESS_KEY, value)
 
 
 class RetryBatch(Exception):  # noqa: N818 - a signal to the caller, not an error it reports
@@ -57,7 +66,6 @@ class JournalWriter:
         self._topics = settings.topics
         self._client_id = client_id
         self._producer: Producer | None = None
-        self._metadata_consumer: Consumer | None = None
         self._event_offsets: list[int] = []
         self._failure: KafkaError | None = None
 
@@ -81,15 +89,6 @@ class JournalWriter:
             logger=logging.getLogger("coordinator.kafka"),
         )
         self._producer.init_transactions(timeout)
-        # The progress group has no members; its metadata only names it for the offset commit.
-        self._metadata_consumer = Consumer(
-            {
-                **self._settings.kafka_base(),
-                "group.id": self._topics.progress_group,
-                "enable.auto.commit": False,
-            },
-            logger=logging.getLogger("coordinator.kafka"),
-        )
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -116,12 +115,7 @@ class JournalWriter:
             for record in records:
                 self._produce(producer, record)
             if next_command_offset is not None:
-                assert self._metadata_consumer is not None
-                producer.send_offsets_to_transaction(
-                    [TopicPartition(self._topics.commands, 0, next_command_offset)],
-                    self._metadata_consumer.consumer_group_metadata(),
-                    timeout,
-                )
+                self._produce(producer, progress_record(self._topics.progress, next_command_offset))
             self._commit(producer, timeout)
         except KafkaException as exc:
             self._handle(producer, exc)
@@ -179,9 +173,6 @@ class JournalWriter:
         return self._producer
 
     def close(self) -> None:
-        if self._metadata_consumer is not None:
-            self._metadata_consumer.close()
-            self._metadata_consumer = None
         if self._producer is not None:
             # Whatever is still queued belongs to a transaction that will not be committed.
             self._producer.purge()

@@ -7,7 +7,7 @@ from typing import Any
 import faust
 
 from coordinator.config import Settings
-from coordinator.logs import DesignDocumentFormatter
+from coordinator.logs import DesignDocumentFormatter, RepeatFilter
 from coordinator.worker.app import create_app
 from coordinator.worker.service import CoordinatorService
 
@@ -19,10 +19,12 @@ def logging_config(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"coordinator": {"()": DesignDocumentFormatter}},
+        "filters": {"repeats": {"()": RepeatFilter}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "coordinator",
+                "filters": ["repeats"],
                 "stream": "ext://sys.stderr",
             }
         },

@@ -3,7 +3,7 @@
 One worker process runs one ``CoordinatorService``. Every worker recovers its table at start and
 then follows the journal as a hot standby. The worker whose faust consumer is assigned the
 commands partition takes over: it initialises the journal writer (fencing any former owner),
-folds the last events in, reads which commands are done from the progress group, and applies
+folds the last events in, reads which commands are done from the progress topic, and applies
 batches. Batches, snapshot chunks and role changes are serialised by one lock, so the journal
 writer only ever has one transaction open.
 
@@ -16,6 +16,7 @@ the committed offset are skipped.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -34,7 +35,7 @@ from coordinator.domain.decider import Context
 from coordinator.domain.wire import format_timestamp
 from coordinator.errors import FencedError, JournalError
 from coordinator.kafka import admin as kafka_admin
-from coordinator.kafka.reader import committed_consumer, watermarks
+from coordinator.kafka.reader import committed_consumer, last_value, watermarks
 from coordinator.kafka.writer import JournalWriter, OutRecord, RetryBatch
 from coordinator.store.table import StateTable
 from coordinator.worker import snapshots
@@ -237,13 +238,7 @@ class CoordinatorService:
             # From here on, a former owner can no longer commit anything.
             await self._on(self._writer_thread, writer.start)
             replayed = await self._on(self._reader_thread, self._catch_up)
-            committed = await self._on(
-                self._reader_thread,
-                kafka_admin.committed_offset,
-                self._admin,
-                self.topics.progress_group,
-                self.topics.commands,
-            )
+            committed = await self._on(self._reader_thread, self._read_progress)
         except BaseException:
             await self._on(self._writer_thread, writer.close)
             self.role = Role.STANDBY
@@ -267,6 +262,14 @@ class CoordinatorService:
             log.info("msg=Caught up on take-over eventsReplayed=%d", replayed)
         self._active.set()
         self._maybe_snapshot()
+
+    def _read_progress(self) -> int | None:
+        consumer = committed_consumer(self.settings, "progress")
+        try:
+            raw = last_value(consumer, self.topics.progress)
+        finally:
+            consumer.close()
+        return None if raw is None else int(json.loads(raw)["nextCommandOffset"])
 
     def _catch_up(self) -> int:
         consumer = committed_consumer(self.settings, "takeover")
