@@ -45,7 +45,7 @@ def test_sigkill_at_random_moments_loses_and_repeats_nothing(deployment: Deploym
         stream.wait()
         worker.wait_serving(120)
         verdict = assert_exactly_once(settings, client, reply_topic, commands)
-    assert verdict.commands == COMMANDS
+    assert verdict.commands == COMMANDS + 1  # and the final status request
     print(
         f"\n[kill] commands={verdict.commands} events={verdict.events} kills={KILLS} "
         f"whileServing={kills_while_serving} starts={worker.starts} "
