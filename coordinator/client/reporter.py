@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from coordinator.client.aio import AsyncCoordinatorClient
+from coordinator.client.calls import status_of
 from coordinator.client.errors import ClientError, CommandRefusedError
 from coordinator.client.resources import ProcessResources, ResourceSample
 from coordinator.client.sync import CoordinatorClient
@@ -83,7 +84,7 @@ class _Reporting:
         self._progress_source = progress
         self._resources = resources if resources is not None else ProcessResources().sample
         self._lock = threading.Lock()
-        self._status = PipelineStatus(str(status).lower())
+        self._status = status_of(status)
         self._total = 0
         self._failed = 0
         self._status_due = 0.0
@@ -98,7 +99,7 @@ class _Reporting:
     def set_status(self, status: PipelineStatus | str) -> None:
         """The pipeline's status changed: it is sent at once (and with every update after)."""
         with self._lock:
-            self._status = PipelineStatus(str(status).lower())
+            self._status = status_of(status)
             self._status_due = 0.0
         self._wake()
 
@@ -119,9 +120,13 @@ class _Reporting:
             self._failed = failed
 
     def progress(self) -> Progress:
-        """What the next status update says."""
+        """What the next status update says: the ``progress`` callable's answer if one was
+        given, else what ``set_status``/``add_records``/``set_records`` said."""
         if self._progress_source is not None:
             return self._progress_source()
+        return self._own_progress()
+
+    def _own_progress(self) -> Progress:
         with self._lock:
             return Progress(self._status, self._total, self._failed)
 
@@ -150,7 +155,11 @@ class _Reporting:
             return max(0.0, min(self._status_due, self._resources_due) - now)
 
     def _final_progress(self, failed: bool) -> Progress:
-        current = self.progress()
+        try:
+            current = self.progress()
+        except Exception:  # the last word must not raise over the pipeline's own exception
+            log.exception("msg=Progress unavailable pipelineId=%s", self.pipeline_id)
+            current = self._own_progress()
         if not failed:
             return Progress(PipelineStatus.STOPPED, current.total_records, current.failed_records)
         return Progress(PipelineStatus.FAILED, current.total_records, current.failed_records)

@@ -312,13 +312,24 @@ def watch(
         try:
             system, pipelines = _snapshot(client, rows)
             if as_json:
-                while True:
-                    _emit(system.to_json())
-                    time.sleep(interval)
-                    system = client.system_status()
+                _watch_json(client, system, interval)
             _watch_tables(client, system, pipelines, interval, rows)
         except KeyboardInterrupt:
             return
+
+
+def _watch_json(client: CoordinatorClient, system: SystemStatus, interval: float) -> None:
+    fresh = True
+    while True:
+        if fresh:
+            _emit(system.to_json())
+        time.sleep(interval)
+        try:
+            system = client.system_status()
+            fresh = True
+        except (ReplyTimeoutError, DeliveryError) as exc:
+            err.print(f"[yellow]no refresh:[/] {escape(str(exc))}")  # a failover: keep watching
+            fresh = False
 
 
 def _watch_tables(

@@ -45,12 +45,12 @@ class Cli:
     def json(self, *args: str, code: int = 0) -> Any:
         return json.loads(self(*args, "--json", code=code).stdout)
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, stderr: Any = subprocess.PIPE) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [str(COORDINATOR), *args],
             env=self.env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             text=True,
         )
 
@@ -143,6 +143,32 @@ def test_every_command_with_json_and_exit_codes(deployment: Deployment) -> None:
 
     assert "No such option" in cli("list", "--bogus", code=2).stderr
     assert "Missing argument" in cli("register", "p9", code=2).stderr
+
+
+def test_watch_keeps_going_while_no_worker_answers(deployment: Deployment, tmp_path: Path) -> None:
+    worker = deployment.worker().start().wait_serving()
+    cli = Cli(deployment)
+    errors = tmp_path / "watch.err"
+    with errors.open("w") as stderr:
+        watching = cli.start(
+            "watch", "--json", "--interval", "0.2", "--timeout", "0.5", stderr=stderr
+        )
+        assert watching.stdout is not None
+        assert json.loads(watching.stdout.readline())["health"]["totalPipelines"] == 0
+        worker.stop()
+        deadline = time.monotonic() + 30
+        while "no refresh: no reply to GetSystemStatus" not in errors.read_text():
+            assert watching.poll() is None, errors.read_text()
+            assert time.monotonic() < deadline, errors.read_text()
+            time.sleep(0.1)
+        worker.start().wait_serving()
+        with deployment.client() as client:
+            client.register("p1", "Pipeline 1")
+        # Lines printed before the worker stopped may still be in the pipe: read on until the
+        # registration shows.
+        while json.loads(watching.stdout.readline())["health"]["totalPipelines"] != 1:
+            assert time.monotonic() < deadline + 60, errors.read_text()
+        interrupt(watching)
 
 
 def test_connection_errors_say_what_to_do(deployment: Deployment) -> None:
