@@ -4,8 +4,10 @@ worker (the broker and topic prefix come from the environment, as the README say
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +63,10 @@ def test_the_readme_examples_work_as_pasted(deployment: Deployment) -> None:
     assert printed == ["configured None", "pipeline-456 configured"]
 
     commands, watch = blocks(section("For operators"), "sh")
+    # The README activates ./.venv; the tests may run from another (COORDINATOR_VENV).
+    activate = Path(sys.executable).parent / "activate"
+    assert commands.startswith(". .venv/bin/activate\n") and activate.is_file()
+    commands = commands.replace(".venv/bin/activate", shlex.quote(str(activate)), 1)
     shown = run(deployment, "bash", "-e", "-c", commands)
     assert "Registered pipeline-123 (User Events Pipeline)" in shown
     assert '"pipelineId":"pipeline-123"' in shown and "room for one more pipeline" in shown
