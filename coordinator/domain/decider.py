@@ -130,7 +130,11 @@ def _not_found(pipeline_id: str) -> Refused:
 
 
 def decide(command: Command, state: StateView, context: Context) -> Decision:
-    """Validate ``command`` against ``state`` and say what it does (SPEC §3-§4)."""
+    """Validate ``command`` against ``state`` and say what it does (SPEC §3-§4).
+
+    Events are built with ``model_construct``: every value in them was validated here or by the
+    command model, and validating again is the largest cost on the hot path.
+    """
     problem = _envelope_problem(command, context)
     if problem is not None:
         return problem
@@ -159,7 +163,7 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
                 return Refused(error, dead_letter=False)
             return Accepted(
                 (
-                    PipelineRegistered(
+                    PipelineRegistered.model_construct(
                         seq=seq,
                         command_id=command.command_id,
                         pipeline_id=command.pipeline_id,
@@ -177,7 +181,7 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
                 return _not_found(command.pipeline_id)
             return Accepted(
                 (
-                    PipelineUnregistered(
+                    PipelineUnregistered.model_construct(
                         seq=seq,
                         command_id=command.command_id,
                         pipeline_id=command.pipeline_id,
@@ -206,7 +210,7 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
                 return _not_found(command.pipeline_id)
             return Accepted(
                 (
-                    PipelineStatusUpdated(
+                    PipelineStatusUpdated.model_construct(
                         seq=seq,
                         command_id=command.command_id,
                         pipeline_id=command.pipeline_id,
@@ -231,7 +235,7 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
                 return _not_found(command.pipeline_id)
             return Accepted(
                 (
-                    ResourceUsageReported(
+                    ResourceUsageReported.model_construct(
                         seq=seq,
                         command_id=command.command_id,
                         pipeline_id=command.pipeline_id,

@@ -65,7 +65,7 @@ class Change:
 
 def summary_reply(summary: Summary, pipeline_id: str, info: PipelineInfo | None) -> StateSummary:
     """The reply to a registration or an unregistration, given the summary right after it."""
-    return StateSummary(
+    return StateSummary.model_construct(
         seq=summary.seq,
         pipeline_id=pipeline_id,
         pipeline=info,
@@ -99,7 +99,7 @@ def _resources_of(info: PipelineInfo | None) -> tuple[Fraction, int]:
 def _next_pipeline(current: PipelineInfo | None, event: Event) -> PipelineInfo | None:
     match event:
         case PipelineRegistered():
-            return PipelineInfo(
+            return PipelineInfo.model_construct(
                 pipeline_id=event.pipeline_id,
                 name=event.name,
                 status=PipelineStatus.CONFIGURED,
@@ -150,7 +150,8 @@ def change_for(
     old_cpu, old_memory = _resources_of(current)
     new_cpu, new_memory = _resources_of(after)
     before = view.summary
-    summary = Summary(
+    # Built without re-validation: every value here comes from validated state and events.
+    summary = Summary.model_construct(
         seq=event.seq,
         count_by_status=_counts_moved(
             before.count_by_status,

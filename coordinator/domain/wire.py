@@ -7,19 +7,26 @@ written lower-case and read in any case, so that a command typed by hand is acce
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 
+@lru_cache(maxsize=4096)
 def format_timestamp(moment: datetime) -> str:
-    """ISO-8601 UTC with millisecond precision and a ``Z`` suffix."""
+    """ISO-8601 UTC with millisecond precision and a ``Z`` suffix.
+
+    Cached: the events of one batch share their timestamp, and serialising dates is a hot spot.
+    """
     utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def _require_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (use a Z suffix)")
     return moment.astimezone(UTC)

@@ -27,6 +27,9 @@ class Overlay:
         self._applied: dict[str, AppliedCommand | None] = {}
         self._ring: dict[int, str] = {}
         self._summary: Summary | None = None
+        # Reads of the table underneath, remembered for the batch: a command is usually looked
+        # up twice (to decide, then to compute its change), and the table parses JSON each time.
+        self._read: dict[str, PipelineInfo | None] = {}
 
     @property
     def summary(self) -> Summary:
@@ -45,7 +48,12 @@ class Overlay:
     def pipeline(self, pipeline_id: str) -> PipelineInfo | None:
         if pipeline_id in self._pipelines:
             return self._pipelines[pipeline_id]
-        return self.base.pipeline(pipeline_id)
+        return self._underneath(pipeline_id)
+
+    def _underneath(self, pipeline_id: str) -> PipelineInfo | None:
+        if pipeline_id not in self._read:
+            self._read[pipeline_id] = self.base.pipeline(pipeline_id)
+        return self._read[pipeline_id]
 
     def pipelines_from(self, after: str | None) -> Iterator[PipelineInfo]:
         if not self._pipelines:
@@ -74,7 +82,7 @@ class Overlay:
     def count_stale(self, before: datetime) -> int:
         count = self.base.count_stale(before)
         for pipeline_id, upcoming in self._pipelines.items():
-            underneath = self.base.pipeline(pipeline_id)
+            underneath = self._underneath(pipeline_id)
             if underneath is not None and underneath.last_heartbeat < before:
                 count -= 1
             if upcoming is not None and upcoming.last_heartbeat < before:
