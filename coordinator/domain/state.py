@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 from typing import assert_never
 
 from pydantic import Field
@@ -31,6 +30,7 @@ from coordinator.domain.model import (
     ResourceLimits,
     Summary,
     SystemHealth,
+    cpu_units,
     latest,
 )
 from coordinator.domain.queries import has_resources_available, list_all, system_health
@@ -90,10 +90,10 @@ def _counts_moved(
     return moved
 
 
-def _resources_of(info: PipelineInfo | None) -> tuple[Fraction, int]:
+def _resources_of(info: PipelineInfo | None) -> tuple[int, int]:
     if info is None:
-        return Fraction(0), 0
-    return Fraction(info.cpu_percent), info.memory_mb
+        return 0, 0
+    return cpu_units(info.cpu_percent), info.memory_mb
 
 
 def _next_pipeline(current: PipelineInfo | None, event: Event) -> PipelineInfo | None:
