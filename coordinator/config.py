@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     )
     heartbeat_interval_ms: int = Field(default=1500, description="Consumer group heartbeat.")
     transaction_timeout_ms: int = Field(default=30000, description="Writer transaction timeout.")
+    stall_restart_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Exit (code 75) to be restarted when commands wait this long unconsumed.",
+    )
 
     http_host: str = Field(default="127.0.0.1", description="Address of the HTTP endpoint.")
     http_port: int = Field(default=6066, description="Port of metrics, health and read views.")

@@ -32,9 +32,15 @@ export COORDINATOR_DATA_DIR="$DATA_DIR"
 
 "$VENV/bin/coordinator" topics create
 say "coordinator running against $COORDINATOR_BROKER (Ctrl-C to stop)"
-# Not exec: the trap above must run after the worker exits, to stop the broker.
-"$VENV/bin/coordinator" worker &
-worker=$!
-trap 'kill -INT "$worker" 2>/dev/null; wait "$worker"; exit 130' INT
-trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker"; exit 143' TERM
-wait "$worker"
+# Not exec: the trap above must run after the worker exits, to stop the broker. A worker that
+# exits with 75 asks to be restarted (its consumer stalled); anything else ends the run.
+while true; do
+  "$VENV/bin/coordinator" worker &
+  worker=$!
+  trap 'kill -INT "$worker" 2>/dev/null; wait "$worker"; exit 130' INT
+  trap 'kill -TERM "$worker" 2>/dev/null; wait "$worker"; exit 143' TERM
+  status=0
+  wait "$worker" || status=$?
+  [ "$status" -eq 75 ] || exit "$status"
+  say "worker asked to be restarted (exit 75); restarting"
+done

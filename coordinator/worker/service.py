@@ -56,6 +56,9 @@ log = logging.getLogger("coordinator")
 
 T = TypeVar("T")
 EXIT_JOURNAL_FAILURE = 70
+EXIT_RESTART = 75
+"""Asks a supervisor for a restart (EX_TEMPFAIL): the consumer stopped delivering commands."""
+WATCHDOG_SECONDS = 5.0
 
 
 class Role(StrEnum):
@@ -114,6 +117,7 @@ class CoordinatorService:
         self._takeover_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._client_id = f"{self.topics.prefix}-{settings.worker_name}-{os.getpid()}"
+        self._last_progress = time.monotonic()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -163,6 +167,8 @@ class CoordinatorService:
         self.metrics.ready.set(1)
         self._recovered.set()
         self._spawn(self._snapshot_pump(), "snapshot-pump")
+        if self.settings.stall_restart_seconds > 0:
+            self._spawn(self._watchdog(), "watchdog")
         if self.owns_partition:
             self._schedule_takeover()
         else:
@@ -254,6 +260,7 @@ class CoordinatorService:
                 after_last_event,
             )
         self._writer = writer
+        self._last_progress = time.monotonic()
         self.role = Role.ACTIVE
         self.metrics.active.set(1)
         self.metrics.ready.set(1)
@@ -394,6 +401,7 @@ class CoordinatorService:
     def _applied(self, result: BatchResult, messages: Sequence[CommandMessage]) -> None:
         assert result.next_offset is not None
         self.next_offset = result.next_offset
+        self._last_progress = time.monotonic()
         now = time.time()
         for message in messages:
             self.metrics.latency.observe(max(0.0, now - message.timestamp))
@@ -402,6 +410,34 @@ class CoordinatorService:
         self.metrics.batches.inc()
         self.metrics.observe_summary(self.table.summary)
         self._maybe_snapshot()
+
+    # -- liveness ----------------------------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        """Restart when the active worker's consumer stops delivering commands that are there.
+
+        faust's consumer does not always resume after a long broker outage (faust-streaming
+        issues #175, #523): it reconnects but fetches nothing. A restart is cheap (the state is
+        local and in Kafka), so a stalled active worker exits with code 75 for its supervisor
+        (``ops/run.sh``, the compose restart policy, systemd, Kubernetes) to start it again.
+        """
+        limit = self.settings.stall_restart_seconds
+        while True:
+            await asyncio.sleep(WATCHDOG_SECONDS)
+            if self.role != Role.ACTIVE or self._lock.locked():
+                continue
+            stalled = time.monotonic() - self._last_progress
+            if stalled < limit:
+                continue
+            lag = await self.commands_lag()
+            if lag:
+                log.critical(
+                    "msg=Commands wait but none arrive; restarting lag=%d stalledSeconds=%.0f",
+                    lag,
+                    stalled,
+                )
+                os._exit(EXIT_RESTART)
+            self._last_progress = time.monotonic()
 
     # -- snapshots --------------------------------------------------------------------------
 

@@ -1,0 +1,61 @@
+"""The stalled-consumer watchdog asks for a restart only when commands wait and none arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+
+from coordinator.config import Settings
+from coordinator.worker import service as service_module
+from coordinator.worker.service import EXIT_RESTART, CoordinatorService, Role
+
+
+class ExitedError(Exception):
+    pass
+
+
+def run_watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lag: int | None) -> int | None:
+    settings = Settings(data_dir=tmp_path, stall_restart_seconds=0.2)
+    coordinator = CoordinatorService(settings)
+    coordinator.role = Role.ACTIVE
+    exits: list[int] = []
+
+    async def lag_now() -> int | None:
+        return lag
+
+    def exit_now(code: int) -> None:
+        exits.append(code)
+        raise ExitedError
+
+    monkeypatch.setattr(coordinator, "commands_lag", lag_now)
+    monkeypatch.setattr(service_module, "WATCHDOG_SECONDS", 0.05)
+    monkeypatch.setattr(service_module.os, "_exit", exit_now)
+
+    async def scenario() -> None:
+        coordinator._last_progress = time.monotonic()
+        with contextlib.suppress(ExitedError, TimeoutError):
+            await asyncio.wait_for(coordinator._watchdog(), timeout=1.0)
+
+    asyncio.run(scenario())
+    coordinator.table.close()
+    return exits[0] if exits else None
+
+
+def test_restart_when_commands_wait_and_none_arrive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_watchdog(tmp_path, monkeypatch, lag=12) == EXIT_RESTART
+
+
+def test_no_restart_when_nothing_waits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_watchdog(tmp_path, monkeypatch, lag=0) is None
+
+
+def test_no_restart_when_the_lag_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run_watchdog(tmp_path, monkeypatch, lag=None) is None
