@@ -1,0 +1,146 @@
+"""4. Memory: the worker's resident set size with 0, 10,000 and 100,000 pipelines.
+
+Method. One deployment grows through the sizes. At each step the worker is stopped, the journal
+is extended (synthetic: registrations of the new pipelines, then two status updates or resource
+reports per new pipeline, of random pipelines), and the worker is started again: it folds
+the new events into its local RocksDB, takes over, and then applies a fixed live load through the
+commands topic (status updates and resource reports of registered pipelines; with 0 pipelines
+the same commands name unknown pipelines and are only counted). Once everything is applied and
+the snapshots have come to rest (``coordinator_snapshots_total`` unchanged for 3 s), RSS is read
+with psutil (the median of three readings a second apart); the peak RSS seen while the step ran
+(sampled every 200 ms) is in the note. Registering 100,000 pipelines through the commands topic
+instead would take longer than every other measurement together at the current throughput.
+
+The baseline is the worker's RSS with 0 pipelines after the same procedure; the target is about
+the growth, scaled to 100,000 pipelines (extrapolated when the largest size is smaller).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+from bench.env import Deployment, WorkerProcess, say
+from bench.journal import (
+    JournalShape,
+    pipeline_id,
+    produce_commands,
+    resource_command,
+    status_command,
+    write_journal,
+)
+from bench.plan import Context
+from bench.report import Row, Target
+from bench.topics import Progress, end_offset
+
+NAME = "memory"
+MB = 2**20
+
+
+def settle(worker: WorkerProcess, quiet_for: float = 3.0, limit: float = 600.0) -> float:
+    """Wait until no snapshot has been written for ``quiet_for`` seconds; return the RSS then."""
+    deadline = time.monotonic() + limit
+    last = worker.metrics().get("coordinator_snapshots_total", 0.0)
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet_for:
+        time.sleep(1.0)
+        now = worker.metrics().get("coordinator_snapshots_total", 0.0)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+    readings = []
+    for _ in range(3):
+        readings.append(worker.rss())
+        time.sleep(1.0)
+    return float(statistics.median(readings))
+
+
+def live_load(registered: int, commands: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    load = []
+    for step in range(commands):
+        index = rng.randrange(registered) if registered else rng.randrange(10**6)
+        pid = pipeline_id(index, "p" if registered else "unknown")
+        if step % 2:
+            load.append(status_command(pid, "running", step * 100, 0))
+        else:
+            load.append(resource_command(pid, round(rng.uniform(0, 0.05), 4), 512))
+    return load
+
+
+def grow(deployment: Deployment, journal: tuple[int, int], count: int) -> tuple[int, int]:
+    """Extend the journal from ``journal`` (pipelines, events) to ``count`` pipelines: their
+    registrations, then two reports per new pipeline (of random pipelines)."""
+    registered, events = journal
+    new = count - registered
+    if new <= 0:
+        return journal
+    shape = JournalShape(count, new * 3, first_seq=events + 1, first_pipeline=registered)
+    write_journal(deployment.settings, shape)
+    return count, events + new * 3
+
+
+def run(ctx: Context) -> None:
+    counts = ctx.sizes.memory_counts
+    live = ctx.sizes.memory_live_commands
+    deployment = ctx.run.deployment("mem")
+    rss: dict[int, float] = {}
+    peaks: dict[int, float] = {}
+    journal = (0, 0)
+    try:
+        for count in counts:
+            journal = grow(deployment, journal, count)
+            worker = deployment.worker().start()
+            worker.wait_active(timeout=3600)
+            produce_commands(deployment.settings, iter(live_load(count, live, count)))
+            commands_end = end_offset(deployment.settings, deployment.settings.topics.commands)
+            peak = 0
+            with Progress(deployment.settings) as progress:
+                while progress.next_offset() < commands_end:
+                    peak = max(peak, worker.rss())
+                    time.sleep(0.2)
+            if count:
+                journal = (journal[0], journal[1] + live)
+            peaks[count] = peak
+            rss[count] = settle(worker)
+            worker.stop()
+            megabytes = rss[count] / MB
+            say(f"memory: {megabytes:,.0f} MB with {count:,} pipelines (peak {peak / MB:,.0f})")
+    finally:
+        deployment.destroy()
+
+    baseline = rss[counts[0]] / MB
+    largest = max(counts)
+    for count in counts:
+        if count == counts[0]:
+            ctx.results.add(
+                Row(NAME, f"worker RSS, {count:,} pipelines (the baseline)", baseline, "MB")
+            )
+            continue
+        ctx.results.add(
+            Row(
+                NAME,
+                f"worker RSS, {count:,} pipelines",
+                rss[count] / MB,
+                "MB",
+                baseline,
+                f"same procedure, {counts[0]:,} pipelines",
+                note=f"peak {peaks[count] / MB:,.0f} MB",
+            )
+        )
+    growth = (rss[largest] - rss[counts[0]]) / MB * 100_000 / (largest - counts[0])
+    ctx.results.add(
+        Row(
+            NAME,
+            f"RSS growth per 100,000 pipelines ({counts[0]:,} to {largest:,})",
+            growth,
+            "MB",
+            targets=(Target("<= 50 MB per 100k", growth <= 50.0),),
+            note="extrapolated" if largest < 100_000 else "",
+        )
+    )
+    ctx.results.info[NAME] = {
+        "liveCommands": live,
+        "rssMB": {str(count): value / MB for count, value in rss.items()},
+        "peakMB": {str(count): value / MB for count, value in peaks.items()},
+    }
