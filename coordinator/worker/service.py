@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
 
 from coordinator.config import Settings
 from coordinator.domain.codec import DecodeError
@@ -105,7 +106,7 @@ class CoordinatorService:
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="journal-reader")
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="metrics")
         self._lag_consumer: Consumer | None = None
-        self._admin = kafka_admin.admin_client(settings)
+        self._admin_client: AdminClient | None = None
         self._reply_topics = ReplyTopics(
             self._reply_topic_names, settings.reply_topic_wait_ms / 1e3
         )
@@ -129,6 +130,12 @@ class CoordinatorService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    @property
+    def _admin(self) -> AdminClient:
+        if self._admin_client is None:
+            self._admin_client = kafka_admin.admin_client(self.settings)
+        return self._admin_client
 
     def _reply_topic_names(self) -> set[str]:
         prefix = self.topics.replies
