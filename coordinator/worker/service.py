@@ -334,13 +334,25 @@ class CoordinatorService:
     # -- applying commands ------------------------------------------------------------------
 
     async def handle(self, messages: Sequence[CommandMessage]) -> None:
-        """Apply one batch from the commands partition; return only once it is committed."""
+        """Apply one batch from the commands partition; return only once it is committed.
+
+        Nothing may escape from here: faust acknowledges the messages of an agent that raises,
+        and a later batch would then be applied over a hole. An error that is not handled below
+        ends the process instead; its restart resumes after the last committed command.
+        """
         while True:
             await self._active.wait()
             async with self._lock:
                 if self.role != Role.ACTIVE or self._writer is None:
                     continue
-                if await self._apply(messages):
+                try:
+                    done = await self._apply(messages)
+                except asyncio.CancelledError:
+                    raise
+                except BaseException:
+                    log.critical("msg=Batch failed unexpectedly; exiting", exc_info=True)
+                    os._exit(EXIT_JOURNAL_FAILURE)
+                if done:
                     return
 
     async def _apply(self, messages: Sequence[CommandMessage]) -> bool:
@@ -380,7 +392,13 @@ class CoordinatorService:
         attempt = 0
         while True:
             wanted = reply_topics_wanted(decoded, self.topics.replies)
-            existing = await self._reply_topics.resolve(wanted)
+            try:
+                existing = await self._reply_topics.resolve(wanted)
+            except Exception as exc:  # noqa: BLE001 - the broker is unreachable: wait for it
+                attempt += 1
+                log.warning("msg=Cannot list reply topics, retrying error=%s", exc)
+                await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
+                continue
             builder = BatchBuilder(
                 self.settings, self.table, self._context(), existing.__contains__
             )
@@ -467,7 +485,11 @@ class CoordinatorService:
                     run = self._snapshot
                     if run is None or self.role != Role.ACTIVE or self._writer is None:
                         break
-                    await self._write_snapshot_step(run, self._writer)
+                    try:
+                        await self._write_snapshot_step(run, self._writer)
+                    except Exception:  # snapshots are an optimisation: never stop taking them
+                        log.exception("msg=Snapshot abandoned seq=%d", run.seq)
+                        self._snapshot = None
                 await asyncio.sleep(0)
 
     async def _write_snapshot_step(self, run: snapshots.SnapshotRun, writer: JournalWriter) -> None:
