@@ -74,8 +74,8 @@ def parser() -> argparse.ArgumentParser:
     created.add_argument(
         "--profile",
         action="store_true",
-        help="sample the worker with py-spy during throughput and the recovery's full replay "
-        "(figures of such a run are perturbed by the sampling)",
+        help="sample the worker with py-spy during throughput's drain and recovery's full "
+        "replay (figures of such a run are perturbed by the sampling)",
     )
     source = created.add_mutually_exclusive_group()
     source.add_argument(

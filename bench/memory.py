@@ -7,9 +7,10 @@ the new events into its local RocksDB, takes over, and then applies a fixed live
 commands topic (status updates and resource reports of registered pipelines; with 0 pipelines
 the same commands name unknown pipelines and are only counted). Once everything is applied and
 the snapshots have come to rest (``coordinator_snapshots_total`` unchanged for 3 s), RSS is read
-with psutil (the median of three readings a second apart); the peak RSS seen while the step ran
-(sampled every 200 ms) is in the note. Registering 100,000 pipelines through the commands topic
-instead would take longer than every other measurement together at the current throughput.
+with psutil (the median of three readings a second apart); the peak RSS seen from the worker's
+start to then (sampled every 200 ms) is in the note. Registering 100,000 pipelines through the
+commands topic instead would take longer than every other measurement together at the current
+throughput.
 
 The baseline is the worker's RSS with 0 pipelines after the same procedure; the target is about
 the growth, scaled to 100,000 pipelines (extrapolated when the largest size is smaller).
@@ -17,9 +18,13 @@ the growth, scaled to 100,000 pipelines (extrapolated when the largest size is s
 
 from __future__ import annotations
 
+import contextlib
 import random
 import statistics
+import threading
 import time
+
+import psutil
 
 from bench.env import Deployment, WorkerProcess, say
 from bench.journal import (
@@ -53,6 +58,29 @@ def settle(worker: WorkerProcess, quiet_for: float = 3.0, limit: float = 600.0) 
         readings.append(worker.rss())
         time.sleep(1.0)
     return float(statistics.median(readings))
+
+
+class PeakRss:
+    """The largest RSS of a worker, sampled every 200 ms by a thread while in the block."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.worker = worker
+        self.value = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="rss", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            with contextlib.suppress(psutil.Error):
+                self.value = max(self.value, self.worker.rss())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 def live_load(registered: int, commands: int, seed: int) -> list[bytes]:
@@ -91,21 +119,22 @@ def run(ctx: Context) -> None:
         for count in counts:
             journal = grow(deployment, journal, count)
             worker = deployment.worker().start()
-            worker.wait_active(timeout=3600)
-            produce_commands(deployment.settings, iter(live_load(count, live, count)))
-            commands_end = end_offset(deployment.settings, deployment.settings.topics.commands)
-            peak = 0
-            with Progress(deployment.settings) as progress:
-                while progress.next_offset() < commands_end:
-                    peak = max(peak, worker.rss())
-                    time.sleep(0.2)
+            with PeakRss(worker) as peak:
+                worker.wait_active(timeout=3600)
+                produce_commands(deployment.settings, iter(live_load(count, live, count)))
+                commands_end = end_offset(deployment.settings, deployment.settings.topics.commands)
+                with Progress(deployment.settings) as progress:
+                    while progress.next_offset() < commands_end:
+                        time.sleep(0.2)
+                rss[count] = settle(worker)
             if count:
                 journal = (journal[0], journal[1] + live)
-            peaks[count] = peak
-            rss[count] = settle(worker)
+            peaks[count] = peak.value
             worker.stop()
-            megabytes = rss[count] / MB
-            say(f"memory: {megabytes:,.0f} MB with {count:,} pipelines (peak {peak / MB:,.0f})")
+            megabytes, peak_megabytes = rss[count] / MB, peak.value / MB
+            say(
+                f"memory: {megabytes:,.0f} MB with {count:,} pipelines (peak {peak_megabytes:,.0f})"
+            )
     finally:
         deployment.destroy()
 

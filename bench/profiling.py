@@ -1,8 +1,8 @@
 """Sampling a worker with py-spy while a benchmark runs, and reading the samples back.
 
-py-spy attaches to the worker's PID from outside (no change to how the worker starts), samples
-every thread that is on the CPU (idle threads are left out, so samples are CPU time), and writes
-collapsed stacks: ``thread (tid): name;frame (file:line);... count``.
+py-spy attaches to the worker's PID from outside (no change to how the worker starts) and writes
+collapsed stacks, ``thread (tid): name;frame (file:line);... count``, which ``summarize`` turns
+into time per thread, per package and per function.
 """
 
 from __future__ import annotations
@@ -22,20 +22,29 @@ _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
 class Profiler:
-    """``py-spy record`` on one process, until ``stop`` (or the process ends)."""
+    """Two ``py-spy record`` runs on one process until ``stop``: samples of the thread holding the
+    GIL (``<stem>.gil.txt``: the Python work, which one interpreter does one at a time) and of
+    every thread, idle or not (``<stem>.wall.txt``: where each thread spends its time, waits
+    included). Both sample without pausing the process (``--nonblocking``), so that the two can
+    run side by side and disturb the worker little."""
 
-    def __init__(self, pid: int, output: Path, rate: int = 100) -> None:
+    def __init__(self, pid: int, stem: Path, rate: int = 100) -> None:
         self.pid = pid
-        self.output = output
+        self.stem = stem
         self.rate = rate
-        self.process: subprocess.Popen[bytes] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.saved: list[Path] = []
+
+    @property
+    def outputs(self) -> list[Path]:
+        return [self.stem.with_suffix(".gil.txt"), self.stem.with_suffix(".wall.txt")]
 
     def start(self) -> Profiler:
         if not PY_SPY.exists():
             say("py-spy not installed (./ops/setup.sh python); profiling skipped")
             return self
-        self.process = subprocess.Popen(
-            [
+        for output, extra in zip(self.outputs, (["--gil"], ["--idle"]), strict=True):
+            command = [
                 str(PY_SPY),
                 "record",
                 "--pid",
@@ -45,33 +54,36 @@ class Profiler:
                 "--format",
                 "raw",
                 "--threads",
+                "--nonblocking",
+                *extra,
                 "--output",
-                str(self.output),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+                str(output),
+            ]
+            self.processes.append(
+                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
         time.sleep(0.5)  # attaching takes a moment; what runs before is not seen
         return self
 
-    def stop(self) -> Path | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+    def stop(self) -> list[Path]:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+        for process in self.processes:
             try:
-                self.process.wait(60)
+                process.wait(60)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        return self.output if self.output.exists() else None
+                process.kill()
+                process.wait(10)
+        self.processes = []
+        return [output for output in self.outputs if output.exists()]
 
 
 def _frames(stack: str) -> tuple[str, list[str]]:
     """The thread name and the frames (``function (file)``, line numbers dropped)."""
-    head, _, rest = stack.partition(": ")
-    parts = rest.split(";")
-    thread = parts[0] if parts else head
+    parts = stack.split(";")
+    head = parts[0]  # "thread (tid): name", or "thread (tid)" when the name is unknown
+    thread = head.partition(": ")[2] or head.split(" ", 1)[0]
     frames = []
     for part in parts[1:]:
         found = _FRAME.match(part)
@@ -101,6 +113,7 @@ def summarize(raw: Path, top: int = 25) -> str:
     own: Counter[str] = Counter()
     packages: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    per_thread: dict[str, Counter[str]] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -112,6 +125,7 @@ def summarize(raw: Path, top: int = 25) -> str:
         threads[thread] += count
         if frames:
             own[frames[-1]] += count
+            per_thread.setdefault(thread, Counter())[frames[-1]] += count
             packages[_package(frames[-1])] += count
         for frame in set(frames):
             inclusive[frame] += count
@@ -126,6 +140,8 @@ def summarize(raw: Path, top: int = 25) -> str:
 
     out = [f"{total} samples ({raw.name})"]
     out += table("by thread", threads, 8)
+    for thread, _count in threads.most_common(4):
+        out += table(f"  self time in thread {thread}", per_thread[thread], 6)
     out += table("self time by package (leaf frame)", packages, 15)
     out += table("self time by function", own, top)
     out += table("inclusive time by function", inclusive, top)

@@ -45,7 +45,7 @@ def timed_start(
         profile.start()
     seconds, body = worker.wait_ready(timeout=3600)
     if profile is not None:
-        profile.stop()
+        profile.saved = profile.stop()
     recovery = body.get("recovery", {})
     if recovery.get("source") != expected_source or int(body.get("seq", -1)) != seq:
         raise BenchError(f"worker {worker.name} recovered {body}, expected {expected_source}")
@@ -114,17 +114,15 @@ def run(ctx: Context) -> None:
         )
         say(f"recovery: (b) {from_snapshot['seconds']:.1f} s; (c) snapshots deleted, full replay")
         deleted = delete_snapshots(deployment)
-        profiler = (
-            Profiler(0, ctx.run.output / "profile-recovery-replay.txt") if ctx.profile else None
-        )
+        profiler = Profiler(0, ctx.run.output / "profile-recovery-replay") if ctx.profile else None
         replay = timed_start(
             deployment.worker("fresh-journal", snapshot_every=NO_SNAPSHOTS),
             "journal",
             events,
             profiler,
         )
-        if profiler is not None and profiler.output.exists():
-            ctx.profiles.append(profiler.output)
+        if profiler is not None:
+            ctx.profiles.extend(profiler.saved)
         say(f"recovery: (c) {replay['seconds']:.1f} s; baseline: raw read of the journal")
         started = time.monotonic()
         read, raw_seconds = count_records(deployment.settings, deployment.settings.topics.events)

@@ -75,20 +75,25 @@ def drain(
     cpu_before, started = worker.cpu_seconds(), time.monotonic()
     worker.wait_seq(pipelines + commands, timeout=3600, interval=0.5)
     cpu_used, wall = worker.cpu_seconds() - cpu_before, time.monotonic() - started
-    rss = worker.rss()
     if profiler is not None:
-        saved = profiler.stop()
-        if saved is not None:
-            ctx.profiles.append(saved)
+        ctx.profiles.extend(profiler.stop())
+    rss = worker.rss()
+    metrics = worker.metrics()
     worker.stop()
     seconds, seqs = event_span(deployment, pipelines, commands)
     if seqs != {"first": pipelines + 1, "last": pipelines + commands}:
         raise AssertionError(f"unexpected journal layout: {seqs}")
+    batches = metrics.get("coordinator_batches_total", 0.0)
+    snapshots = metrics.get("coordinator_snapshots_total", 0.0)
     return {
         "rate": (commands - 1) / seconds,
         "seconds": seconds,
         "cpuUtilisation": cpu_used / wall if wall > 0 else 0.0,
         "rssMB": rss / 2**20,
+        "batches": batches,
+        "commandsPerBatch": commands / batches if batches else 0.0,
+        "snapshots": snapshots,
+        "snapshotSecondsTotal": metrics.get("coordinator_snapshot_duration_seconds_sum", 0.0),
     }
 
 
@@ -121,7 +126,7 @@ def run(ctx: Context) -> None:
         say("throughput: baseline loop (transactional), before the worker")
         before = run_relay(deployment, pipelines, commands, "relay-tx-1", transactional=True)
         say(f"throughput: worker drains the backlog (baseline ran at {before['rate']:,.0f}/s)")
-        profile_to = ctx.run.output / "profile-throughput.txt" if ctx.profile else None
+        profile_to = ctx.run.output / "profile-throughput" if ctx.profile else None
         measured = drain(ctx, deployment, worker, (pipelines, commands), profile_to)
         say(f"throughput: worker {measured['rate']:,.0f}/s; baselines after the worker")
         after = run_relay(deployment, pipelines, commands, "relay-tx-2", transactional=True)
@@ -161,6 +166,16 @@ def run(ctx: Context) -> None:
             measured["cpuUtilisation"],
             "",
             note="2 cores shared with broker and others",
+        )
+    )
+    ctx.results.add(
+        Row(
+            NAME,
+            "commands per transaction while draining",
+            measured["commandsPerBatch"],
+            "",
+            note=f"{measured['snapshots']:,.0f} snapshots written meanwhile, "
+            f"{measured['snapshotSecondsTotal']:,.0f} s in all",
         )
     )
     ctx.results.info[NAME] = {
