@@ -23,6 +23,8 @@ class ErrorCode(StrEnum):
     COMMAND_TOO_LARGE = "COMMAND_TOO_LARGE"
     FORBIDDEN_REPLY_TOPIC = "FORBIDDEN_REPLY_TOPIC"
     REPLY_TOPIC_NOT_FOUND = "REPLY_TOPIC_NOT_FOUND"
+    REPLY_TOPIC_REJECTED = "REPLY_TOPIC_REJECTED"
+    """The reply topic exists but refuses the reply (too small a message size, no access)."""
 
 
 class ErrorInfo(WireModel):

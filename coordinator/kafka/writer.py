@@ -47,7 +47,28 @@ def progress_record(topic: str, next_command_offset: int) -> OutRecord:
 
 
 class RetryBatch(Exception):  # noqa: N818 - a signal to the caller, not an error it reports
-    """The transaction was aborted; nothing of the batch is visible. Try the batch again."""
+    """The transaction was aborted; nothing of the batch is visible. Try the batch again.
+
+    ``rejected`` names the topics whose records the broker refused for good (a record too large
+    for the topic, a topic not writable), with the reason: the same batch would fail again, so
+    the caller must leave those records out.
+    """
+
+    def __init__(self, reason: str, rejected: dict[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.rejected = rejected or {}
+
+
+# Errors of one record that no retry can fix (anything else is the transaction's or transient).
+_RECORD_REJECTIONS = {
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.RECORD_LIST_TOO_LARGE,
+    KafkaError.INVALID_RECORD,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError.POLICY_VIOLATION,
+}
 
 
 _FENCING_CODES = {
@@ -67,7 +88,7 @@ class JournalWriter:
         self._client_id = client_id
         self._producer: Producer | None = None
         self._event_offsets: list[int] = []
-        self._failure: KafkaError | None = None
+        self._rejected: dict[str, str] = {}
 
     def start(self, timeout: float = 60.0) -> None:
         """Initialise transactions: from here on, any previous owner is fenced."""
@@ -92,8 +113,9 @@ class JournalWriter:
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            self._failure = error
-        else:
+            if error.code() in _RECORD_REJECTIONS:
+                self._rejected[message.topic() or "?"] = error.str()
+        elif message.topic() == self._topics.events:
             offset = message.offset()
             if offset is not None:
                 self._event_offsets.append(offset)
@@ -109,7 +131,7 @@ class JournalWriter:
         """
         producer = self._require_producer()
         self._event_offsets = []
-        self._failure = None
+        self._rejected = {}
         try:
             producer.begin_transaction()
             for record in records:
@@ -119,8 +141,6 @@ class JournalWriter:
             self._commit(producer, timeout)
         except KafkaException as exc:
             self._handle(producer, exc)
-        if self._failure is not None:  # pragma: no cover - commit succeeds only if all delivered
-            raise JournalError(f"a record was not delivered: {self._failure}")
         return max(self._event_offsets) if self._event_offsets else None
 
     def _produce(self, producer: Producer, record: OutRecord) -> None:
@@ -131,7 +151,7 @@ class JournalWriter:
                     value=record.value,
                     key=record.key,
                     headers=record.headers,
-                    on_delivery=self._on_delivery if record.is_event else None,
+                    on_delivery=self._on_delivery,
                 )
             except BufferError:
                 producer.poll(0.05)
@@ -164,7 +184,9 @@ class JournalWriter:
                 if abort_error.fatal():
                     raise FencedError(f"fenced while aborting: {abort_error.str()}") from abort_exc
                 raise JournalError(f"abort failed: {abort_error.str()}") from abort_exc
-            raise RetryBatch(error.str()) from exc
+            # Delivery reports of the aborted records name what the broker refused.
+            producer.poll(0)
+            raise RetryBatch(error.str(), dict(self._rejected)) from exc
         raise JournalError(f"transaction failed: {error.str()}") from exc
 
     def _require_producer(self) -> Producer:

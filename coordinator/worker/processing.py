@@ -112,12 +112,14 @@ class BatchBuilder:
         table: StateTable,
         context: Context,
         reply_topic_exists: Callable[[str], bool],
+        reply_topic_refusal: Callable[[str], str | None] = lambda _topic: None,
     ) -> None:
         self.settings = settings
         self.topics = settings.topics
         self.context = context
         self.overlay = Overlay(table)
         self.reply_topic_exists = reply_topic_exists
+        self.reply_topic_refusal = reply_topic_refusal
         self.result = BatchResult()
         self._before: Summary | None = None
 
@@ -129,21 +131,33 @@ class BatchBuilder:
         if (
             decoded.reply_to is not None
             and reply_topic_problem(decoded.reply_to, self.topics.replies) is None
-            and not self.reply_topic_exists(decoded.reply_to)
         ):
-            error = ErrorInfo(
-                code=ErrorCode.REPLY_TOPIC_NOT_FOUND,
-                message=f"reply topic {decoded.reply_to!r} does not exist",
-            )
-            self._dead_letter(incoming, error, decoded.type)
-            self._outcome(incoming, decoded, None, error=error, dead_lettered=True)
-            return
+            error = self._unusable_reply_topic(decoded.reply_to)
+            if error is not None:
+                self._dead_letter(incoming, error, decoded.type)
+                self._outcome(incoming, decoded, None, error=error, dead_lettered=True)
+                return
         decision = decide(decoded, self.overlay, self.context)
         self._apply(incoming, decoded, decision)
 
+    def _unusable_reply_topic(self, topic: str) -> ErrorInfo | None:
+        refusal = self.reply_topic_refusal(topic)
+        if refusal is not None:
+            return ErrorInfo(
+                code=ErrorCode.REPLY_TOPIC_REJECTED,
+                message=f"reply topic {topic!r} refused the reply: {refusal}"[:1024],
+            )
+        if not self.reply_topic_exists(topic):
+            return ErrorInfo(
+                code=ErrorCode.REPLY_TOPIC_NOT_FOUND,
+                message=f"reply topic {topic!r} does not exist",
+            )
+        return None
+
     def _reply_allowed(self, topic: str) -> bool:
-        return reply_topic_problem(topic, self.topics.replies) is None and self.reply_topic_exists(
-            topic
+        return (
+            reply_topic_problem(topic, self.topics.replies) is None
+            and self._unusable_reply_topic(topic) is None
         )
 
     def _reject_undecodable(self, incoming: Incoming, failure: DecodeError) -> None:

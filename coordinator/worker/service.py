@@ -60,6 +60,9 @@ EXIT_JOURNAL_FAILURE = 70
 EXIT_RESTART = 75
 """Asks a supervisor for a restart (EX_TEMPFAIL): the consumer stopped delivering commands."""
 WATCHDOG_SECONDS = 5.0
+MAX_REJECTED_ATTEMPTS = 5
+"""Batches whose journal or dead-letter records the broker refuses for good are given up on
+after this many tries (the worker exits; see ``handle``)."""
 
 
 class Role(StrEnum):
@@ -390,6 +393,7 @@ class CoordinatorService:
         assert self._writer is not None
         writer = self._writer
         attempt = 0
+        refused: dict[str, str] = {}
         while True:
             wanted = reply_topics_wanted(decoded, self.topics.replies)
             try:
@@ -400,7 +404,7 @@ class CoordinatorService:
                 await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
                 continue
             builder = BatchBuilder(
-                self.settings, self.table, self._context(), existing.__contains__
+                self.settings, self.table, self._context(), existing.__contains__, refused.get
             )
             for item, command in zip(incoming, decoded, strict=True):
                 builder.add(item, command)
@@ -409,9 +413,22 @@ class CoordinatorService:
                 last_event = await self._on(
                     self._writer_thread, writer.write, result.records, result.next_offset
                 )
-            except RetryBatch:
+            except RetryBatch as retry:
                 attempt += 1
                 self._reply_topics.forget()
+                replies = {
+                    t: why for t, why in retry.rejected.items() if t.startswith(self.topics.replies)
+                }
+                if replies:
+                    # Leave those replies out (their commands are dead-lettered instead): the
+                    # same records would be refused again and stop the stream.
+                    log.warning(
+                        "msg=Reply topics refuse replies topics=%s", ",".join(sorted(replies))
+                    )
+                    refused.update(replies)
+                    continue
+                if len(retry.rejected) and attempt >= MAX_REJECTED_ATTEMPTS:
+                    raise JournalError(f"records refused for good: {retry.rejected}") from retry
                 await asyncio.sleep(min(2.0, 0.05 * 2**attempt))
                 continue
             if result.changes:

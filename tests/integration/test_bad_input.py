@@ -66,3 +66,34 @@ def test_invalid_command_with_reply_topic_gets_an_error_reply(deployment: Deploy
     assert "pipelineId" in reply.error.message
     letters = read_topic(deployment.settings, deployment.settings.topics.deadletter)
     assert len(letters) == 1 and letters[0].headers["error-code"] == b"INVALID_COMMAND"
+
+
+def test_a_reply_topic_that_refuses_replies_does_not_stop_the_stream(
+    deployment: Deployment,
+) -> None:
+    """Anyone may create a reply topic; one whose max.message.bytes is too small for the reply
+    would fail every transaction that carries it. Such commands are dead-lettered instead."""
+    from confluent_kafka.admin import NewTopic
+
+    from coordinator.kafka.admin import admin_client
+
+    settings = deployment.settings
+    tiny = f"{settings.topics.replies}.tiny"
+    admin = admin_client(settings)
+    admin.create_topics([NewTopic(tiny, 1, 1, config={"max.message.bytes": "200"})])[tiny].result()
+    deployment.worker().start().wait_serving()
+    with deployment.client() as client:
+        client.send_raw(
+            f'{{"type":"RegisterPipeline","pipelineId":"p-tiny","name":"x","replyTo":"{tiny}",'
+            '"correlationId":"c-tiny"}'
+        )
+        started = time.monotonic()
+        summary = client.register("ok-2", "served after it")
+        served_in = time.monotonic() - started
+
+    assert summary.total_pipelines == 1, "the refused command must not be applied"
+    assert served_in < 10.0
+    letters = read_topic(settings, settings.topics.deadletter)
+    assert [letter.headers["error-code"] for letter in letters] == [b"REPLY_TOPIC_REJECTED"]
+    assert b"p-tiny" in (letters[0].value or b"")
+    assert [event.pipeline_id for event in journal(settings)] == ["ok-2"]
