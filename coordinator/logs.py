@@ -71,5 +71,9 @@ def configure(level: str = "INFO") -> None:
 
 
 def quote(value: object) -> str:
-    """A value for ``key=value``; kept readable, with line breaks escaped."""
-    return str(value).replace("\n", "\\n")
+    """A value for ``key=value``, on one line: every character that does not print (line and
+    paragraph separators, bidi overrides, controls) is escaped, so input cannot forge lines."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)

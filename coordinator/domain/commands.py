@@ -18,7 +18,9 @@ from coordinator.domain.wire import WireModel
 class CommandModel(WireModel):
     """Fields every command may carry; strict types so ``"15"`` is not silently a number."""
 
-    model_config = ConfigDict(strict=True)
+    # NaN and infinities go out as NaN/Infinity (which the coordinator reads and refuses with
+    # INVALID_ARGUMENT), not as null (which would be refused as the wrong type).
+    model_config = ConfigDict(strict=True, ser_json_inf_nan="constants")
 
     type: str
     command_id: str | None = None

@@ -47,3 +47,11 @@ def test_our_own_lines_are_never_limited() -> None:
         for t in range(50)
     ]
     assert all(guard.filter(line) for line in lines)
+
+
+def test_values_cannot_forge_log_lines() -> None:
+    from coordinator.logs import quote
+
+    assert quote("plain id") == "plain id"
+    assert quote("a\nINFO  - msg=forged") == "a\\nINFO  - msg=forged"
+    assert quote("x\u2028y\u202e") == "x\\u2028y\\u202e"
