@@ -19,6 +19,7 @@ import faust
 from faust.types import TP
 
 from coordinator.config import Settings
+from coordinator.worker.batching import GroupCommit
 from coordinator.worker.http import add_routes
 from coordinator.worker.service import CoordinatorService
 
@@ -87,13 +88,21 @@ def create_app(settings: Settings, service: CoordinatorService) -> faust.App:
         partitions=1,
     )
     commands_tp = TP(topics.commands, 0)
-    batch_max = settings.batch_max
-    linger = settings.batch_linger_ms / 1000
+    batches = GroupCommit(
+        service.handle,
+        batch_max=settings.batch_max,
+        pending_max=settings.batch_max * 4,
+        linger=settings.batch_linger_ms / 1000,
+    )
 
     @app.agent(commands, concurrency=1)
     async def apply_commands(stream: Any) -> None:
-        async for batch in stream.take_events(batch_max, within=linger):
-            await service.handle([event.message for event in batch])
+        # Acknowledged by `batches` only once their transaction has committed.
+        batches.attach(stream)
+        async for event in stream.events():
+            await batches.put(event)
+
+    app.task(batches.run)
 
     # faust sends signals as receiver(sender, *arguments, signal=...). mode types a receiver as
     # a union of plain and async callables that mypy will not match an `async def` against.

@@ -451,6 +451,13 @@ class CoordinatorService:
             observe(outcome, self.metrics)
         self.metrics.batches.inc()
         self.metrics.observe_summary(self.table.summary)
+        log.debug(
+            "msg=Batch committed commands=%d events=%d records=%d seq=%d",
+            len(messages),
+            len(result.changes),
+            len(result.records),
+            self.table.summary.seq,
+        )
         self._maybe_snapshot()
 
     # -- liveness ----------------------------------------------------------------------------

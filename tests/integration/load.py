@@ -8,6 +8,7 @@ field except timestamps, each pointing at the offset of its command.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -109,7 +110,9 @@ class Stream:
         return self
 
     def _run(self) -> None:
-        producer = Producer({**self.settings.kafka_base(), "linger.ms": 5})
+        producer = Producer(
+            {**self.settings.kafka_base(), "linger.ms": 5}, logger=logging.getLogger("tests.kafka")
+        )
         for start in range(0, len(self.commands), self.chunk):
             for command in self.commands[start : start + self.chunk]:
                 producer.produce(
