@@ -134,8 +134,12 @@ def catch_up(settings: Settings, table: StateTable, consumer: Consumer) -> int:
 
 def recover(
     settings: Settings, table: StateTable
-) -> tuple[RecoveryReport, snapshots.SnapshotCatalog]:
-    """Bring ``table`` to the end of the journal by the cheapest valid route."""
+) -> tuple[RecoveryReport, snapshots.SnapshotCatalog | None]:
+    """Bring ``table`` to the end of the journal by the cheapest valid route.
+
+    The snapshot catalog comes back too, except after a local recovery, which does not need the
+    snapshots: the caller scans them later, once the worker serves.
+    """
     started = time.monotonic()
     consumer = committed_consumer(settings, "recovery")
     try:
@@ -146,8 +150,7 @@ def recover(
                 log.warning("msg=Local state discarded reason=%s", exc)
                 table.clear()
             else:
-                catalog = snapshots.scan(consumer, settings.topics.snapshots)
-                return _report("local", table, replayed, started), catalog
+                return _report("local", table, replayed, started), None
 
         catalog = snapshots.scan(consumer, settings.topics.snapshots)
         low, _high = watermarks(consumer, settings.topics.events)

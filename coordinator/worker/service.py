@@ -157,9 +157,12 @@ class CoordinatorService:
         log.info("msg=Recovering worker=%s dataDir=%s", self.settings.worker_name, self.table.path)
         report, catalog = await self._on(self._reader_thread, recover, self.settings, self.table)
         self.recovery = report
-        self.catalog = catalog
-        complete = catalog.complete()
-        self.last_snapshot_seq = complete[0].seq if complete else 0
+        if catalog is not None:
+            self._adopt_catalog(catalog)
+        else:
+            # A local recovery did not read the snapshots; do it now, without holding anything up.
+            self.last_snapshot_seq = self.table.summary.seq
+            self._spawn(self._scan_snapshots(), "scan-snapshots")
         self.metrics.recovery_seconds.labels(source=report.source).set(report.seconds)
         self.metrics.recovery_events.set(report.events_replayed)
         self.metrics.observe_summary(self.table.summary)
@@ -183,6 +186,29 @@ class CoordinatorService:
             self._schedule_takeover()
         else:
             self._start_following()
+
+    def _adopt_catalog(self, catalog: snapshots.SnapshotCatalog) -> None:
+        self.catalog.merge(catalog)
+        for entry in self.catalog.entries.values():
+            entry.chunks = None
+        complete = self.catalog.complete()
+        if complete:
+            self.last_snapshot_seq = max(self.last_snapshot_seq, complete[0].seq)
+
+    async def _scan_snapshots(self) -> None:
+        def scan() -> snapshots.SnapshotCatalog:
+            consumer = committed_consumer(self.settings, "snapshots")
+            try:
+                return snapshots.scan(consumer, self.topics.snapshots)
+            finally:
+                consumer.close()
+
+        try:
+            catalog = await self._on(self._metrics_thread, scan)
+        except Exception as exc:  # noqa: BLE001 - retention waits for the next start
+            log.warning("msg=Snapshot scan failed error=%r", exc)
+            return
+        self._adopt_catalog(catalog)
 
     async def stop(self) -> None:
         self.role = Role.STOPPED

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from confluent_kafka import Consumer
+from pydantic import BaseModel, TypeAdapter
 
 from coordinator.domain.model import PipelineInfo
 from coordinator.domain.view import AppliedCommand
@@ -121,6 +122,9 @@ class SnapshotEntry:
     header_offset: int | None = None
     footer: dict[str, Any] | None = None
     footer_offset: int | None = None
+    chunks: dict[str, bytes] | None = None
+    """Chunk values kept from the scan (for the newest snapshots only), to load without
+    reading the topic twice."""
 
     @property
     def complete(self) -> bool:
@@ -135,11 +139,23 @@ class SnapshotEntry:
         return int(self.header["eventsOffset"]) if self.header is not None else -1
 
 
+KEEP_CHUNKS_OF = 2
+"""How many of the newest snapshots a scan keeps chunk values of."""
+
+
 @dataclass(slots=True)
 class SnapshotCatalog:
     """Every snapshot on the topic, complete or not, by seq."""
 
     entries: dict[int, SnapshotEntry] = field(default_factory=dict)
+
+    def _keep_chunks(self, entry: SnapshotEntry) -> None:
+        newest = sorted(self.entries)[-KEEP_CHUNKS_OF:]
+        if entry.seq in newest and entry.chunks is None:
+            entry.chunks = {}
+        for seq, other in self.entries.items():
+            if seq not in newest:
+                other.chunks = None
 
     def add(self, record: Record) -> None:
         parsed = _parse_key(record.key)
@@ -158,6 +174,10 @@ class SnapshotCatalog:
                 del self.entries[seq]
             return
         entry.keys.add(key)
+        if part.startswith("1-chunk-"):
+            self._keep_chunks(entry)
+            if entry.chunks is not None:
+                entry.chunks[key] = record.value
         if part == "0-header":
             entry.header = json.loads(record.value)
             entry.header_offset = record.offset
@@ -188,6 +208,12 @@ class SnapshotCatalog:
     def forget(self, entry: SnapshotEntry) -> None:
         self.entries.pop(entry.seq, None)
 
+    def merge(self, older: SnapshotCatalog) -> None:
+        """Add what a later, complete scan found (entries already known are kept)."""
+        for seq, entry in older.entries.items():
+            entry.chunks = None
+            self.entries.setdefault(seq, entry)
+
 
 def scan(consumer: Consumer, topic: str) -> SnapshotCatalog:
     """Read the whole snapshots topic into a catalog (chunk values are not parsed)."""
@@ -208,26 +234,51 @@ class LoadedSnapshot:
     applied: list[AppliedCommand]
 
 
+def _parse_chunk(raw: bytes) -> tuple[list[PipelineInfo], list[AppliedCommand]]:
+    kind = b'"kind":"pipelines"' in raw[:40]
+    if kind:
+        return _PIPELINES.validate_json(raw).items, []
+    return [], _APPLIED.validate_json(raw).items
+
+
+class _PipelinesChunk(BaseModel):
+    kind: Literal["pipelines"]
+    items: list[PipelineInfo]
+
+
+class _AppliedChunk(BaseModel):
+    kind: Literal["applied"]
+    items: list[AppliedCommand]
+
+
+_PIPELINES = TypeAdapter(_PipelinesChunk)
+_APPLIED = TypeAdapter(_AppliedChunk)
+
+
 def load(consumer: Consumer, topic: str, entry: SnapshotEntry) -> LoadedSnapshot:
-    """Read one complete snapshot's chunks back (between its header and its footer)."""
+    """One complete snapshot's content: from the chunks its scan kept, or read back from the
+    topic (between its header and its footer). Chunks are parsed and validated in one pass each."""
     if entry.header is None or entry.header_offset is None or entry.footer_offset is None:
         raise ValueError(f"snapshot {entry.seq} is not complete")
     prefix = snapshot_key(entry.seq, "1-chunk-")
+    latest_chunks: dict[str, bytes] = {}
+    if entry.chunks is not None and set(entry.chunks) >= {
+        key for key in entry.keys if key.startswith(prefix)
+    }:
+        latest_chunks = entry.chunks
+    else:
+        for record in read_to_end(consumer, topic, entry.header_offset):
+            if record.offset > entry.footer_offset:
+                break
+            key = record.key.decode("utf-8", "replace") if record.key is not None else ""
+            if key.startswith(prefix) and record.value is not None:
+                latest_chunks[key] = record.value
     pipelines: list[PipelineInfo] = []
     applied: list[AppliedCommand] = []
-    latest_chunks: dict[str, bytes] = {}
-    for record in read_to_end(consumer, topic, entry.header_offset):
-        if record.offset > entry.footer_offset:
-            break
-        key = record.key.decode("utf-8", "replace") if record.key is not None else ""
-        if key.startswith(prefix) and record.value is not None:
-            latest_chunks[key] = record.value
     for key in sorted(latest_chunks):
-        chunk = json.loads(latest_chunks[key])
-        if chunk["kind"] == "pipelines":
-            pipelines.extend(PipelineInfo.model_validate(item) for item in chunk["items"])
-        elif chunk["kind"] == "applied":
-            applied.extend(AppliedCommand.model_validate(item) for item in chunk["items"])
+        more_pipelines, more_applied = _parse_chunk(latest_chunks[key])
+        pipelines.extend(more_pipelines)
+        applied.extend(more_applied)
     header = entry.header
     meta = TableMeta.model_validate(
         {
