@@ -151,7 +151,7 @@ def machine(code: Path, commit: str | None) -> dict[str, Any]:
         "python": platform.python_version(),
         "java": java[0] if java else "?",
         "kernel": platform.release(),
-        "confluentKafka": confluent_kafka.version()[0],
+        "confluentKafka": confluent_kafka.__version__,
         "librdkafka": confluent_kafka.libversion()[0],
         "code": str(code),
         "commit": commit,
