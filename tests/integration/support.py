@@ -18,6 +18,7 @@ class Message:
     key: bytes | None
     value: bytes | None
     headers: dict[str, bytes]
+    timestamp_ms: int = 0
 
 
 def read_topic(settings: Settings, topic: str, committed: bool = True) -> list[Message]:
@@ -49,7 +50,15 @@ def read_topic(settings: Settings, topic: str, committed: bool = True) -> list[M
                 name: value if isinstance(value, bytes) else str(value).encode()
                 for name, value in (message.headers() or [])  # type: ignore[union-attr]
             }
-            found.append(Message(message.offset() or 0, message.key(), message.value(), headers))
+            found.append(
+                Message(
+                    message.offset() or 0,
+                    message.key(),
+                    message.value(),
+                    headers,
+                    message.timestamp()[1],
+                )
+            )
     finally:
         consumer.close()
 
