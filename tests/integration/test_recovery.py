@@ -97,3 +97,31 @@ def test_full_journal_replay_without_snapshot(deployment: Deployment) -> None:
     worker.wait_serving()
     with deployment.client() as client:
         assert len(worker_pipelines(client)) == 40
+
+
+def test_events_older_than_the_kept_snapshots_can_be_deleted(deployment: Deployment) -> None:
+    """The design document's withDeleteEventsOnSnapshot (off by default, SPEC §7)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    worker = deployment.worker(snapshot_every=20, delete_events_on_snapshot="true").start()
+    worker.wait_serving()
+    with deployment.client() as client:
+        for index in range(120):
+            client.register(f"p-{index:03d}", "x")
+    worker.wait_for(r"msg=Events deleted beforeOffset=(\d+)", 60)
+    consumer = Consumer({**deployment.settings.kafka_base(), "group.id": "test-watermarks"})
+    low, _high = consumer.get_watermark_offsets(
+        TopicPartition(deployment.settings.topics.events, 0), timeout=10
+    )
+    consumer.close()
+    assert low > 0, "no event was deleted"
+    assert worker.stop() == 0
+
+    # A fresh machine still recovers: from a kept snapshot and the events after it.
+    shutil.rmtree(deployment.data_dir("worker"))
+    worker.start()
+    recovered = worker.wait_recovered()
+    assert recovered.group(1) == "snapshot" and int(recovered.group(2)) == 120
+    worker.wait_serving()
+    with deployment.client() as client:
+        assert client.system_status().health.total_pipelines == 120
