@@ -23,6 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from coordinator.config import Settings
 from coordinator.errors import FencedError, JournalError
+from coordinator.logs import quote
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,11 @@ class JournalWriter:
 
     def close(self) -> None:
         if self._producer is not None:
-            # Whatever is still queued belongs to a transaction that will not be committed.
-            self._producer.purge()
-            self._producer.flush(1.0)
-            self._producer = None
+            producer, self._producer = self._producer, None
+            # Whatever is still queued belongs to a transaction that will not be committed. A
+            # fenced (fatal) producer raises from purge and flush: there is nothing left to save.
+            try:
+                producer.purge()
+                producer.flush(1.0)
+            except KafkaException as exc:
+                log.debug("msg=Journal writer closed with an error error=%s", quote(str(exc)))
