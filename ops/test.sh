@@ -15,9 +15,9 @@ export PATH="$VENV/bin:$PATH"
 
 started=$SECONDS
 say "static checks: ruff, mypy --strict"
-ruff check coordinator topics tests
-ruff format --check coordinator topics tests
-mypy coordinator topics
+ruff check coordinator topics tests bench
+ruff format --check coordinator topics tests bench
+mypy coordinator topics bench
 
 say "tests: pytest"
 status=0

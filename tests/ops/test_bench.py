@@ -3,6 +3,7 @@ they are not tests, see BENCHMARKS.md)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,22 @@ def test_percentiles_are_nearest_rank() -> None:
 def test_the_synthetic_load_is_what_clients_and_the_worker_write() -> None:
     check_command_templates()
     check_event_templates()
+
+
+def test_the_hot_path_measurement_runs_the_worker_batch_code() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.hotpath", "--pipelines", "50", "--updates", "600", "-r1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = re.search(
+        r"worker batch code ([\d,]+) updates/s .* baseline .* ([\d,]+)/s .* ratio ([\d.]+)x",
+        result.stdout,
+    )
+    assert figures, result.stdout
+    worker, baseline = (int(figures.group(n).replace(",", "")) for n in (1, 2))
+    assert worker > 0 and baseline > 0
