@@ -152,7 +152,13 @@ def recover(
             else:
                 return _report("local", table, replayed, started), None
 
+        scan_started = time.monotonic()
         catalog = snapshots.scan(consumer, settings.topics.snapshots)
+        log.info(
+            "msg=Snapshots scanned complete=%d seconds=%.3f",
+            len(catalog.complete()),
+            time.monotonic() - scan_started,
+        )
         low, _high = watermarks(consumer, settings.topics.events)
         for entry in catalog.complete():
             if entry.events_offset + 1 < low:
@@ -161,8 +167,17 @@ def recover(
                 )
                 continue
             try:
+                load_started = time.monotonic()
                 loaded = snapshots.load(consumer, settings.topics.snapshots, entry)
+                parsed = time.monotonic()
                 table.load(loaded.meta, loaded.pipelines, loaded.applied, settings.applied_capacity)
+                log.info(
+                    "msg=Snapshot loaded seq=%d pipelines=%d readSeconds=%.3f writeSeconds=%.3f",
+                    entry.seq,
+                    len(loaded.pipelines),
+                    parsed - load_started,
+                    time.monotonic() - parsed,
+                )
                 replayed = catch_up(settings, table, consumer)
             except (ValueError, KeyError, RecoveryError, OffsetOutOfRange) as exc:
                 log.warning("msg=Snapshot skipped seq=%d reason=%s", entry.seq, exc)

@@ -40,6 +40,7 @@ from coordinator.kafka.reader import committed_consumer, last_value, watermarks
 from coordinator.kafka.writer import JournalWriter, OutRecord, RetryBatch
 from coordinator.store.table import StateTable
 from coordinator.worker import snapshots
+from coordinator.worker.memory import release_memory
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import observe
 from coordinator.worker.processing import (
@@ -156,6 +157,7 @@ class CoordinatorService:
         self.role = Role.RECOVERING
         log.info("msg=Recovering worker=%s dataDir=%s", self.settings.worker_name, self.table.path)
         report, catalog = await self._on(self._reader_thread, recover, self.settings, self.table)
+        release_memory()
         self.recovery = report
         if catalog is not None:
             self._adopt_catalog(catalog)
