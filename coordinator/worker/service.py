@@ -201,7 +201,7 @@ class CoordinatorService:
         def scan() -> snapshots.SnapshotCatalog:
             consumer = committed_consumer(self.settings, "snapshots")
             try:
-                return snapshots.scan(consumer, self.topics.snapshots)
+                return snapshots.scan(consumer, self.topics.snapshots, keep_chunks=False)
             finally:
                 consumer.close()
 

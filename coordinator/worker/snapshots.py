@@ -148,8 +148,12 @@ class SnapshotCatalog:
     """Every snapshot on the topic, complete or not, by seq."""
 
     entries: dict[int, SnapshotEntry] = field(default_factory=dict)
+    keep_chunks: bool = True
+    """Keep the chunk values of the newest snapshots (for a recovery that loads one)."""
 
     def _keep_chunks(self, entry: SnapshotEntry) -> None:
+        if not self.keep_chunks:
+            return
         newest = sorted(self.entries)[-KEEP_CHUNKS_OF:]
         if entry.seq in newest and entry.chunks is None:
             entry.chunks = {}
@@ -215,9 +219,10 @@ class SnapshotCatalog:
             self.entries.setdefault(seq, entry)
 
 
-def scan(consumer: Consumer, topic: str) -> SnapshotCatalog:
-    """Read the whole snapshots topic into a catalog (chunk values are not parsed)."""
-    catalog = SnapshotCatalog()
+def scan(consumer: Consumer, topic: str, *, keep_chunks: bool = True) -> SnapshotCatalog:
+    """Read the whole snapshots topic into a catalog (chunk values are not parsed; they are
+    kept for the newest snapshots only if ``keep_chunks``)."""
+    catalog = SnapshotCatalog(keep_chunks=keep_chunks)
     for record in read_to_end(consumer, topic, None):
         catalog.add(record)
     return catalog
