@@ -9,6 +9,7 @@ import faust
 from coordinator.config import Settings
 from coordinator.logs import DesignDocumentFormatter, RepeatFilter
 from coordinator.worker.app import create_app
+from coordinator.worker.memory import limit_arenas
 from coordinator.worker.service import CoordinatorService
 
 
@@ -35,6 +36,7 @@ def logging_config(level: str) -> dict[str, Any]:
 
 
 def run_worker(settings: Settings) -> None:
+    limit_arenas()
     service = CoordinatorService(settings)
     app = create_app(settings, service)
     worker = faust.Worker(

@@ -40,7 +40,7 @@ from coordinator.kafka.reader import committed_consumer, last_value, watermarks
 from coordinator.kafka.writer import JournalWriter, OutRecord, RetryBatch
 from coordinator.store.table import StateTable
 from coordinator.worker import snapshots
-from coordinator.worker.memory import release_memory
+from coordinator.worker.memory import release_memory, trim_heap
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import observe
 from coordinator.worker.processing import (
@@ -576,6 +576,8 @@ class CoordinatorService:
             seconds,
         )
         await self._expire_snapshots(writer)
+        # The snapshot's chunks went through the producer; give their memory back (off the loop).
+        await self._on(self._metrics_thread, trim_heap)
         self._maybe_snapshot()
 
     async def _expire_snapshots(self, writer: JournalWriter) -> None:
