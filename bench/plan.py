@@ -64,7 +64,7 @@ QUICK = Sizes(
     heartbeat_warmup=2.0,
     heartbeat_resolution=0.5,
     stall_pipelines=5_000,
-    stall_requests=100,
+    stall_requests=400,
 )
 
 
