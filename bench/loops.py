@@ -23,6 +23,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, Producer, TopicPartition
 
+from bench.journal import produce
 from coordinator.domain.wire import format_timestamp
 
 EVENT_TYPE = {
@@ -143,13 +144,7 @@ def relay(
                 (events, key, event, headers),
                 (replies, None, reply, REPLY_HEADERS),
             ):
-                while True:
-                    try:
-                        producer.produce(topic, value, record_key, headers=record_headers)
-                    except BufferError:
-                        producer.poll(0.05)
-                    else:
-                        break
+                produce(producer, topic, value, record_key, record_headers)
         done += len(messages)
         if transactional:
             next_offset = (messages[-1].offset() or 0) + 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from types import TracebackType
 
@@ -22,21 +21,8 @@ from coordinator.kafka.reader import committed_consumer, last_value
 
 
 def reader(settings: Settings, purpose: str) -> Consumer:
-    """The recovery code's consumer settings (``coordinator.kafka.reader.committed_consumer``)."""
-    return Consumer(
-        {
-            **settings.kafka_base(),
-            "group.id": f"{settings.topic_prefix}.bench-{purpose}-{uuid.uuid4().hex[:6]}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "isolation.level": "read_committed",
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-            "fetch.max.bytes": 64 * 1024 * 1024,
-            "max.partition.fetch.bytes": 16 * 1024 * 1024,
-            "fetch.wait.max.ms": 100,
-        }
-    )
+    """A reader with the recovery code's own consumer settings."""
+    return committed_consumer(settings, f"bench-{purpose}")
 
 
 def end_offset(settings: Settings, topic: str) -> int:
