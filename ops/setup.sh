@@ -37,6 +37,21 @@ setup_kafka() {
   fi
 }
 
+# kcat (Debian package kcat) produces compressed records for tests/integration/test_compression.py.
+# Installed with apt-get when this runs as root; otherwise say what is missing (those tests fail
+# without it, they never skip).
+setup_kcat() {
+  command -v kcat >/dev/null && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    say "installing kcat (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null
+    command -v kcat >/dev/null || die "apt-get did not install kcat"
+  else
+    say "kcat not found: tests/integration/test_compression.py needs it (install the kcat package)"
+  fi
+}
+
 # The Compose Specification's JSON schema, for the test that checks docker-compose.yml where no
 # Docker engine runs. It ships in the compose-go module; fetch it through the Go module proxy.
 COMPOSE_GO="github.com/compose-spec/compose-go/v2@v2.16.2"
@@ -58,6 +73,7 @@ case "${1:-all}" in
   python) setup_python ;;
   kafka) setup_kafka ;;
   compose-schema) setup_compose_schema ;;
-  all) setup_python; setup_kafka; setup_compose_schema ;;
-  *) die "usage: $0 [all|python|kafka|compose-schema]" ;;
+  kcat) setup_kcat ;;
+  all) setup_python; setup_kafka; setup_kcat; setup_compose_schema ;;
+  *) die "usage: $0 [all|python|kafka|kcat|compose-schema]" ;;
 esac
