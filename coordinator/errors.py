@@ -29,3 +29,8 @@ class RecoveryError(CoordinatorError):
 
 class JournalError(CoordinatorError):
     """Appending to or reading the events topic failed in a way that retrying cannot fix."""
+
+
+class WriterBrokenError(CoordinatorError):
+    """The journal writer's producer hit a fatal error that is not fencing; a new producer must
+    be created (take over again) or the process restarted."""

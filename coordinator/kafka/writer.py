@@ -16,18 +16,50 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from coordinator.config import Settings
-from coordinator.errors import FencedError, JournalError
+from coordinator.errors import CoordinatorError, FencedError, JournalError, WriterBrokenError
 from coordinator.logs import quote
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, str | bytes | None]]
+DeliveryReport = Callable[[KafkaError | None, Message], None]
+
+
+class TransactionalProducer(Protocol):
+    """The calls of ``confluent_kafka.Producer`` the writer makes (a fake stands in for tests)."""
+
+    def init_transactions(self, timeout: float = ..., /) -> None: ...
+    def begin_transaction(self) -> None: ...
+    def produce(
+        self,
+        topic: str,
+        /,
+        *,
+        value: bytes | None = ...,
+        key: bytes | None = ...,
+        headers: Headers | None = ...,
+        on_delivery: DeliveryReport | None = ...,
+    ) -> None: ...
+    def poll(self, timeout: float = ..., /) -> int: ...
+    def commit_transaction(self, timeout: float = ..., /) -> None: ...
+    def abort_transaction(self, timeout: float = ..., /) -> None: ...
+    def purge(self) -> None: ...
+    def flush(self, timeout: float = ..., /) -> int: ...
+
+
+ProducerFactory = Callable[[dict[str, object]], TransactionalProducer]
+
+
+def confluent_producer(config: dict[str, object]) -> TransactionalProducer:
+    """The real producer, logging through ``coordinator.kafka``."""
+    return Producer(config, logger=logging.getLogger("coordinator.kafka"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +79,7 @@ def progress_record(topic: str, next_command_offset: int) -> OutRecord:
     return OutRecord(topic, PROGRESS_KEY, value)
 
 
-class RetryBatch(Exception):  # noqa: N818 - a signal to the caller, not an error it reports
+class RetryBatch(CoordinatorError):  # noqa: N818 - a signal to the caller, not an error it reports
     """The transaction was aborted; nothing of the batch is visible. Try the batch again.
 
     ``rejected`` names the topics whose records the broker refused for good (a record too large
@@ -83,17 +115,23 @@ _FENCING_CODES = {
 class JournalWriter:
     """Transactional producer for the owner of the commands partition."""
 
-    def __init__(self, settings: Settings, client_id: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client_id: str,
+        producer_factory: ProducerFactory | None = None,
+    ) -> None:
         self._settings = settings
         self._topics = settings.topics
         self._client_id = client_id
-        self._producer: Producer | None = None
+        self._producer_factory = producer_factory or confluent_producer
+        self._producer: TransactionalProducer | None = None
         self._event_offsets: list[int] = []
         self._rejected: dict[str, str] = {}
 
     def start(self, timeout: float = 60.0) -> None:
         """Initialise transactions: from here on, any previous owner is fenced."""
-        self._producer = Producer(
+        self._producer = self._producer_factory(
             {
                 **self._settings.kafka_base(),
                 "client.id": self._client_id,
@@ -107,8 +145,7 @@ class JournalWriter:
                 "retry.backoff.max.ms": 50,
                 "message.max.bytes": 8 * 1024 * 1024,
                 "compression.type": "lz4",
-            },
-            logger=logging.getLogger("coordinator.kafka"),
+            }
         )
         self._producer.init_transactions(timeout)
 
@@ -128,7 +165,8 @@ class JournalWriter:
 
         Returns the events-topic offset of the last event written, if any. Raises
         ``RetryBatch`` when the transaction was aborted, ``FencedError`` when another worker owns
-        the journal now, ``JournalError`` for anything else that cannot be retried.
+        the journal now, ``WriterBrokenError`` when the producer hit another fatal error (it
+        cannot write again), ``JournalError`` for anything else that cannot be retried.
         """
         producer = self._require_producer()
         self._event_offsets = []
@@ -144,7 +182,7 @@ class JournalWriter:
             self._handle(producer, exc)
         return max(self._event_offsets) if self._event_offsets else None
 
-    def _produce(self, producer: Producer, record: OutRecord) -> None:
+    def _produce(self, producer: TransactionalProducer, record: OutRecord) -> None:
         while True:
             try:
                 producer.produce(
@@ -159,7 +197,7 @@ class JournalWriter:
             else:
                 return
 
-    def _commit(self, producer: Producer, timeout: float) -> None:
+    def _commit(self, producer: TransactionalProducer, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -172,25 +210,23 @@ class JournalWriter:
             else:
                 return
 
-    def _handle(self, producer: Producer, exc: KafkaException) -> None:
+    def _handle(self, producer: TransactionalProducer, exc: KafkaException) -> None:
         error: KafkaError = exc.args[0]
-        if error.fatal() or error.code() in _FENCING_CODES:
-            raise FencedError(f"the journal writer was fenced: {error.str()}") from exc
+        _raise_if_fatal(error, exc, "")
         if error.txn_requires_abort() or error.retriable():
             log.warning("msg=Transaction aborted, batch will be retried error=%s", error.str())
             try:
                 producer.abort_transaction(30.0)
             except KafkaException as abort_exc:
                 abort_error: KafkaError = abort_exc.args[0]
-                if abort_error.fatal():
-                    raise FencedError(f"fenced while aborting: {abort_error.str()}") from abort_exc
+                _raise_if_fatal(abort_error, abort_exc, " while aborting")
                 raise JournalError(f"abort failed: {abort_error.str()}") from abort_exc
             # Delivery reports of the aborted records name what the broker refused.
             producer.poll(0)
             raise RetryBatch(error.str(), dict(self._rejected)) from exc
         raise JournalError(f"transaction failed: {error.str()}") from exc
 
-    def _require_producer(self) -> Producer:
+    def _require_producer(self) -> TransactionalProducer:
         if self._producer is None:
             raise JournalError("the journal writer is not started")
         return self._producer
@@ -200,8 +236,19 @@ class JournalWriter:
             producer, self._producer = self._producer, None
             # Whatever is still queued belongs to a transaction that will not be committed. A
             # fenced (fatal) producer raises from purge and flush: there is nothing left to save.
-            try:
-                producer.purge()
-                producer.flush(1.0)
-            except KafkaException as exc:
-                log.debug("msg=Journal writer closed with an error error=%s", quote(str(exc)))
+            # Closing happens on the way out (stepping down, shutting down) and never raises.
+            for step in (producer.purge, lambda: producer.flush(1.0)):
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - see above
+                    log.debug("msg=Journal writer closed with an error error=%s", quote(str(exc)))
+
+
+def _raise_if_fatal(error: KafkaError, exc: KafkaException, during: str) -> None:
+    """Fencing raises ``FencedError``; any other fatal error ``WriterBrokenError``."""
+    if error.code() in _FENCING_CODES:
+        raise FencedError(f"the journal writer was fenced{during}: {error.str()}") from exc
+    if error.fatal():
+        raise WriterBrokenError(
+            f"the journal writer's producer failed fatally{during}: {error.str()}"
+        ) from exc
