@@ -4,10 +4,16 @@
 # Installs what is missing (virtualenv, Python dependencies, Kafka jars), starts the local Kafka
 # broker on 127.0.0.1:9092 unless COORDINATOR_BROKER names one, creates the topics, and runs one
 # worker. On exit it stops the broker it started (and only that one).
+#
+# COORDINATOR_SKIP_SETUP=1 skips ./ops/setup.sh (everything is installed already);
+# COORDINATOR_VENV (default .venv) is the virtualenv whose bin/coordinator is run. Together they
+# let tests/ops/test_run_supervisor.py run this script's supervisor loop with a stub coordinator.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-"$OPS_DIR/setup.sh"
+if [ "${COORDINATOR_SKIP_SETUP:-}" != 1 ]; then
+  "$OPS_DIR/setup.sh"
+fi
 
 started_broker=""
 cleanup() {
