@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Set
 
 MISSING_GRACE_SECONDS = 10.0
+POLL_SECONDS = 0.1
 
 
 class ReplyTopics:
@@ -39,7 +40,16 @@ class ReplyTopics:
             recently_missing = all(self._missing_until.get(topic, 0.0) > now for topic in unknown)
             if not unknown or recently_missing or now >= deadline:
                 break
-            await asyncio.sleep(0.1)
+            # The last look is at the deadline, not up to one poll interval after it.
+            await asyncio.sleep(min(POLL_SECONDS, deadline - now))
+        now = time.monotonic()
+        # Forget what no longer needs remembering: topics found since, and graces that ran out
+        # (else every name a command ever gave, however hostile, would be kept for good).
+        self._missing_until = {
+            topic: until
+            for topic, until in self._missing_until.items()
+            if until > now and topic not in self._known
+        }
         for topic in unknown:
-            self._missing_until[topic] = time.monotonic() + MISSING_GRACE_SECONDS
+            self._missing_until[topic] = now + MISSING_GRACE_SECONDS
         return set(wanted) - unknown
