@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     REPLY_TOPIC_NOT_FOUND = "REPLY_TOPIC_NOT_FOUND"
     REPLY_TOPIC_REJECTED = "REPLY_TOPIC_REJECTED"
     """The reply topic exists but refuses the reply (too small a message size, no access)."""
+    UNREADABLE_RECORD = "UNREADABLE_RECORD"
+    """The Kafka client could not hand the record over (a corrupt batch, a codec that fails)."""
 
 
 class ErrorInfo(WireModel):

@@ -20,7 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from coordinator.domain.model import PipelineStatus
 from coordinator.domain.queries import count_stale, list_page, system_status
 from coordinator.domain.validation import MAX_ID_LENGTH
-from coordinator.worker.service import CoordinatorService, Role
+from coordinator.worker.roles import Role
+from coordinator.worker.service import CoordinatorService
 
 JSON = "application/json"
 

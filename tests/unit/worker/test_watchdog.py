@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from coordinator.config import Settings
 from coordinator.worker import service as service_module
-from coordinator.worker.service import EXIT_RESTART, CoordinatorService, Role
+from coordinator.worker.roles import Role
+from coordinator.worker.service import EXIT_RESTART, CoordinatorService
 
 
 class ExitedError(Exception):
@@ -20,20 +22,20 @@ class ExitedError(Exception):
 
 def run_watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lag: int | None) -> int | None:
     settings = Settings(data_dir=tmp_path, stall_restart_seconds=0.2)
-    coordinator = CoordinatorService(settings)
-    coordinator.role = Role.ACTIVE
     exits: list[int] = []
+
+    def exit_now(code: int) -> NoReturn:
+        exits.append(code)
+        raise ExitedError
+
+    coordinator = CoordinatorService(settings, exit_process=exit_now)
+    coordinator.roles.enter(Role.ACTIVE)
 
     async def lag_now() -> int | None:
         return lag
 
-    def exit_now(code: int) -> None:
-        exits.append(code)
-        raise ExitedError
-
     monkeypatch.setattr(coordinator, "commands_lag", lag_now)
     monkeypatch.setattr(service_module, "WATCHDOG_SECONDS", 0.05)
-    monkeypatch.setattr(service_module.os, "_exit", exit_now)
 
     async def scenario() -> None:
         coordinator._last_progress = time.monotonic()

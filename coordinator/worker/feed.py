@@ -1,0 +1,394 @@
+"""The command feed: a reader thread that owns the commands partition's consumer.
+
+A confluent-kafka (librdkafka) ``Consumer`` in the workers' consumer group, subscribed to the
+commands topic, runs on a thread of its own. The group's owner of the one partition is the
+cluster singleton. The feed:
+
+- reports ownership through the rebalance callbacks (``on_assign``, ``on_revoke``, ``on_lost``),
+  which run on the reader thread and are handed to the event loop at once, never blocking it;
+- uses the ``cooperative-sticky`` assignor, so a member joining or leaving the group does not
+  revoke the owner's partition (eager rebalancing would revoke it at every membership change);
+- is a static group member (``group.instance.id``: the worker's name and host), so a worker that
+  lost its session during a long broker outage is given its partition back as soon as the broker
+  returns, instead of waiting out the session of its own former member id;
+- holds an assigned partition paused until the service says where to start (the progress topic,
+  not the group's offsets, says which commands are done: nothing is ever committed to the group);
+- reads in batches: ``consume(1, timeout)`` first, then ``consume(n - 1, 0)`` (``consume(n, t)``
+  with ``t`` of 0.2 s or more loops until it has ``n`` messages, confluent-kafka-python #407);
+- hands one batch at a time to the event loop and gathers the next while it is applied, so the
+  commands that arrive during a commit form the next batch (group commit); while a full batch
+  waits, it pauses the partition (back-pressure) and keeps serving the group protocol.
+
+Every batch carries the generation of the ``start`` it follows: after a step-down and a new
+take-over, batches read before are recognisably stale. librdkafka reads every Kafka codec (none,
+gzip, snappy, lz4, zstd); records it cannot hand over come through as ``Unreadable``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from coordinator.config import Settings
+from coordinator.kafka.reader import Headers, header_list
+
+log = logging.getLogger("coordinator")
+
+POLL_SECONDS = 0.1
+"""Longest wait in one ``consume`` call: how soon the thread sees a control request or stop."""
+HANDOFF_SECONDS = 0.005
+"""While a batch is being applied, how often the thread looks for more commands to gather."""
+
+
+RECORD_ERRORS = frozenset(
+    {
+        KafkaError._BAD_MSG,
+        KafkaError._BAD_COMPRESSION,
+        KafkaError.INVALID_MSG,
+        KafkaError.UNSUPPORTED_COMPRESSION_TYPE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.MSG_SIZE_TOO_LARGE,
+    }
+)
+"""Errors librdkafka reports for one record it cannot hand over; the record is dead-lettered."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """One record read from the commands topic."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float
+    """When the record was appended (seconds since the epoch), for the latency histogram."""
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A record of the commands topic that the client library could not hand over."""
+
+    offset: int
+    code: str
+    reason: str
+    timestamp: float = 0.0
+
+
+FeedItem = CommandRecord | Unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class CommandBatch:
+    generation: int
+    items: Sequence[FeedItem]
+
+
+class ConsumerLike(Protocol):
+    """What the feed needs of a confluent-kafka ``Consumer`` (a fake in unit tests)."""
+
+    def subscribe(
+        self, topics: list[str], on_assign: Any, on_revoke: Any, on_lost: Any
+    ) -> None: ...
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]: ...
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
+    def incremental_unassign(self, partitions: list[TopicPartition]) -> None: ...
+    def pause(self, partitions: list[TopicPartition]) -> None: ...
+    def resume(self, partitions: list[TopicPartition]) -> None: ...
+    def close(self) -> None: ...
+
+
+class Ownership(Protocol):
+    """Where the feed reports rebalances; called on the event loop's thread."""
+
+    def partition_assigned(self) -> None: ...
+    def partition_revoked(self, lost: bool) -> None: ...
+    def consumer_failed(self, reason: str) -> None: ...
+
+
+def instance_id(settings: Settings) -> str:
+    """The static group member id: one per worker name and host."""
+    return f"{settings.topics.worker_group}.{settings.worker_name}@{socket.gethostname()}"[:249]
+
+
+def group_consumer_config(settings: Settings) -> dict[str, object]:
+    return {
+        **settings.kafka_base(),
+        "group.id": settings.topics.worker_group,
+        "group.instance.id": instance_id(settings),
+        "client.id": f"{settings.topic_prefix}-{settings.worker_name}-feed",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": settings.heartbeat_interval_ms,
+        # The reader thread calls consume at least every POLL_SECONDS, also while paused.
+        "max.poll.interval.ms": max(60_000, settings.session_timeout_ms * 2),
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "enable.partition.eof": False,
+        "fetch.wait.max.ms": 50,
+        "fetch.max.bytes": 64 * 1024 * 1024,
+        "max.partition.fetch.bytes": 8 * 1024 * 1024,
+    }
+
+
+def _consumer(settings: Settings) -> ConsumerLike:
+    consumer: ConsumerLike = Consumer(
+        group_consumer_config(settings), logger=logging.getLogger("coordinator.kafka")
+    )
+    return consumer
+
+
+class CommandFeed:
+    """Reads the commands partition on its own thread and hands batches to the event loop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        deliver: Callable[[CommandBatch], None],
+        ownership: Ownership,
+        consumer_factory: Callable[[Settings], ConsumerLike] = _consumer,
+    ) -> None:
+        self._settings = settings
+        self._topic = settings.topics.commands
+        self._batch_max = settings.batch_max
+        self._deliver = deliver
+        self._ownership = ownership
+        self._consumer_factory = consumer_factory
+        self._call_soon: Callable[..., object] = lambda call, *args: call(*args)
+        self._controls: queue.SimpleQueue[tuple[str, int, int]] = queue.SimpleQueue()
+        self._handoff = threading.Condition()
+        self._outstanding = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        # Reader-thread state.
+        self._owned = False
+        self._reading = False
+        self._paused = False
+        self._reading_generation = 0
+        self._pending: list[FeedItem] = []
+        self._last_error: str | None = None
+
+    # -- the event loop's side ----------------------------------------------------------------
+
+    @property
+    def owns_partition(self) -> bool:
+        """Whether the group has the commands partition assigned to this worker now."""
+        return self._owned
+
+    def start(self, call_soon: Callable[..., object]) -> None:
+        """Start the reader thread; ``call_soon`` runs a call on the event loop's thread."""
+        self._call_soon = call_soon
+        self._thread = threading.Thread(target=self.run, name="command-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop reading and leave the group (a static member's session then ends by itself)."""
+        self._stopping.set()
+        with self._handoff:
+            self._handoff.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def read_from(self, offset: int) -> int:
+        """Deliver commands from ``offset`` on; returns the generation their batches carry."""
+        with self._generation_lock:
+            self._generation += 1
+            generation = self._generation
+        self._controls.put(("read", offset, generation))
+        return generation
+
+    def stop_reading(self) -> None:
+        """Deliver nothing more (a step-down); what was gathered is dropped."""
+        with self._generation_lock:
+            self._generation += 1
+        self._controls.put(("stop", 0, 0))
+
+    def batch_done(self) -> None:
+        """The delivered batch is applied (or dropped): the next may be handed over."""
+        with self._handoff:
+            self._outstanding = False
+            self._handoff.notify_all()
+
+    # -- the reader thread ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        consumer = self._consumer_factory(self._settings)
+        consumer.subscribe(
+            [self._topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        try:
+            while not self._stopping.is_set():
+                self.step(consumer)
+        finally:
+            try:
+                consumer.close()
+            except Exception as exc:  # noqa: BLE001 - closing a consumer must not end the thread badly
+                log.warning("msg=Command consumer closed with an error error=%r", exc)
+
+    def step(self, consumer: ConsumerLike) -> None:
+        """One turn of the reader: controls, hand-over, back-pressure, one read."""
+        self._apply_controls(consumer)
+        if self._pending and self._hand_over():
+            return
+        room = self._batch_max - len(self._pending)
+        if self._reading and self._owned:
+            if room <= 0 and not self._paused:
+                consumer.pause([self._partition()])
+                self._paused = True
+            elif room > 0 and self._paused:
+                consumer.resume([self._partition()])
+                self._paused = False
+        if self._pending:
+            # A batch is being applied: wait for it briefly, gathering what arrives meanwhile.
+            with self._handoff:
+                if self._outstanding:
+                    self._handoff.wait(HANDOFF_SECONDS)
+            messages = consumer.consume(max(room, 1), 0) if room > 0 else consumer.consume(1, 0)
+        else:
+            messages = consumer.consume(1, POLL_SECONDS)
+            if messages and self._batch_max > 1:
+                messages.extend(consumer.consume(self._batch_max - 1, 0))
+        if messages:
+            self._gather(messages)
+
+    def _hand_over(self) -> bool:
+        with self._handoff:
+            if self._outstanding:
+                return False
+            self._outstanding = True
+        items = self._pending[: self._batch_max]
+        del self._pending[: self._batch_max]
+        self._call_soon(self._deliver, CommandBatch(self._reading_generation, items))
+        return True
+
+    def _gather(self, messages: list[Message]) -> None:
+        for message in messages:
+            error = message.error()
+            if error is not None and not self._is_record_error(message, error):
+                self._note_error(error)
+                continue
+            if not self._reading or message.topic() != self._topic:
+                continue  # read before a stop or a step-down; the next take-over reads it again
+            offset = message.offset()
+            if offset is None or offset < 0:
+                continue
+            _kind, ts = message.timestamp()
+            timestamp = ts / 1000 if ts and ts > 0 else time.time()
+            if error is not None:
+                self._pending.append(Unreadable(offset, error.name(), error.str(), timestamp))
+                continue
+            self._pending.append(
+                CommandRecord(
+                    offset=offset,
+                    key=message.key(),
+                    value=message.value(),
+                    timestamp=timestamp,
+                    headers=header_list(message.headers()),
+                )
+            )
+        if self._last_error is not None and any(m.error() is None for m in messages):
+            log.info("msg=Commands readable again after error=%s", self._last_error)
+            self._last_error = None
+
+    @staticmethod
+    def _is_record_error(message: Message, error: KafkaError) -> bool:
+        """An error about the record at a known offset (not about the client or the partition)."""
+        offset = message.offset()
+        return (
+            error.code() in RECORD_ERRORS
+            and message.topic() is not None
+            and offset is not None
+            and offset >= 0
+        )
+
+    def _note_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._call_soon(self._ownership.consumer_failed, f"{error.name()}: {error.str()}")
+            self._stopping.set()
+            return
+        text = f"{error.name()}: {error.str()}"
+        if text != self._last_error:
+            log.warning("msg=Command consumer error error=%s", text)
+            self._last_error = text
+
+    def _apply_controls(self, consumer: ConsumerLike) -> None:
+        while True:
+            try:
+                what, offset, generation = self._controls.get_nowait()
+            except queue.Empty:
+                return
+            if what == "read":
+                self._pending.clear()
+                self._reading_generation = generation
+                if self._owned:
+                    partition = self._partition()
+                    consumer.incremental_unassign([partition])
+                    consumer.incremental_assign([TopicPartition(self._topic, 0, offset)])
+                    # The pause of the partition outlives its re-assignment in librdkafka.
+                    consumer.resume([partition])
+                    self._paused = False
+                    self._reading = True
+            elif what == "stop":
+                self._stop_reading(consumer)
+
+    def _stop_reading(self, consumer: ConsumerLike | None) -> None:
+        self._pending.clear()
+        if self._reading and self._owned and consumer is not None and not self._paused:
+            consumer.pause([self._partition()])
+            self._paused = True
+        self._reading = False
+
+    def _partition(self) -> TopicPartition:
+        return TopicPartition(self._topic, 0)
+
+    def _mine(self, partitions: list[TopicPartition]) -> bool:
+        return any(p.topic == self._topic and p.partition == 0 for p in partitions)
+
+    # librdkafka calls these from within consume(), on the reader thread.
+
+    def _on_assign(self, consumer: ConsumerLike, partitions: list[TopicPartition]) -> None:
+        consumer.incremental_assign(partitions)
+        if not self._mine(partitions):
+            return
+        # Nothing is read until the take-over has found where the last owner stopped.
+        consumer.pause([self._partition()])
+        self._paused = True
+        self._reading = False
+        self._pending.clear()
+        self._owned = True
+        log.info("msg=Commands partition assigned")
+        self._call_soon(self._ownership.partition_assigned)
+
+    def _on_revoke(self, consumer: ConsumerLike, partitions: list[TopicPartition]) -> None:
+        self._release(consumer, partitions, lost=False)
+
+    def _on_lost(self, consumer: ConsumerLike, partitions: list[TopicPartition]) -> None:
+        self._release(consumer, partitions, lost=True)
+
+    def _release(
+        self, consumer: ConsumerLike, partitions: list[TopicPartition], lost: bool
+    ) -> None:
+        consumer.incremental_unassign(partitions)
+        if not self._mine(partitions):
+            return
+        self._owned = False
+        self._reading = False
+        self._paused = False
+        self._pending.clear()
+        log.warning("msg=Commands partition %s", "lost" if lost else "revoked")
+        self._call_soon(self._ownership.partition_revoked, lost)
