@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -16,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from coordinator.client import CoordinatorClient
 from coordinator.config import Settings
@@ -32,6 +33,15 @@ REQUESTS = {
     "GetSystemStatus",
     "GetPipelineInfo",
 }
+SEED_VARIABLE = "COORDINATOR_TEST_SEED"
+
+
+def fault_seed() -> int:
+    """The seed of a fault test's random choices: ``COORDINATOR_TEST_SEED`` (to replay a
+    failure) or the clock. Printed, so that a failed run's output names it."""
+    seed = int(os.environ.get(SEED_VARIABLE) or time.time())
+    print(f"[seed] {seed} (replay: {SEED_VARIABLE}={seed})")
+    return seed
 
 
 def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list[dict[str, object]]:
@@ -97,36 +107,76 @@ def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list
 
 @dataclass
 class Stream:
-    """Sends commands in chunks from a thread, at a steady pace, until all are sent."""
+    """Sends commands in chunks from a thread, at a steady pace, until all are sent.
+
+    The producer is idempotent (a retry after a broker restart or a lost connection does not
+    write a command twice, which the oracle would count as sent twice). ``wait`` fails, naming
+    how many, if any command was not delivered.
+    """
 
     settings: Settings
     commands: list[dict[str, object]]
     chunk: int = 50
     pause: float = 0.5
+    flush_timeout: float = 60.0
     done: threading.Event = field(default_factory=threading.Event)
+    delivered: int = 0
+    failed: list[str] = field(default_factory=list)
+    error: BaseException | None = None
 
     def start(self) -> Stream:
-        threading.Thread(target=self._run, daemon=True).start()
+        threading.Thread(target=self._run, name="command-stream", daemon=True).start()
         return self
 
+    def _report(self, error: KafkaError | None, _message: Message) -> None:
+        if error is None:
+            self.delivered += 1
+        else:
+            self.failed.append(error.str())
+
+    def _flush(self, producer: Producer, sent: int) -> None:
+        remaining = producer.flush(self.flush_timeout)
+        if remaining:
+            raise AssertionError(
+                f"{remaining} of {sent} commands not delivered within {self.flush_timeout:g} s "
+                f"of flush() ({self.delivered} delivered)"
+            )
+        if self.failed:
+            raise AssertionError(
+                f"{len(self.failed)} of {sent} commands not delivered: {self.failed[0]}"
+            )
+
     def _run(self) -> None:
-        producer = Producer(
-            {**self.settings.kafka_base(), "linger.ms": 5}, logger=logging.getLogger("tests.kafka")
-        )
-        for start in range(0, len(self.commands), self.chunk):
-            for command in self.commands[start : start + self.chunk]:
-                producer.produce(
-                    self.settings.topics.commands,
-                    json.dumps(command).encode(),
-                    b"global-coordinator",
-                )
-            producer.flush(60)
-            time.sleep(self.pause)
-        producer.flush(60)
-        self.done.set()
+        try:
+            producer = Producer(
+                {**self.settings.kafka_base(), "enable.idempotence": True, "linger.ms": 5},
+                logger=logging.getLogger("tests.kafka"),
+            )
+            sent = 0
+            for start in range(0, len(self.commands), self.chunk):
+                for command in self.commands[start : start + self.chunk]:
+                    producer.produce(
+                        self.settings.topics.commands,
+                        json.dumps(command).encode(),
+                        b"global-coordinator",
+                        on_delivery=self._report,
+                    )
+                    sent += 1
+                self._flush(producer, sent)
+                time.sleep(self.pause)
+            self._flush(producer, sent)
+        except BaseException as exc:  # handed to wait(), in the test's thread
+            self.error = exc
+        finally:
+            self.done.set()
 
     def wait(self, timeout: float = 300) -> None:
-        assert self.done.wait(timeout), "the command stream did not finish"
+        assert self.done.wait(timeout), (
+            f"the command stream did not finish in {timeout:g} s "
+            f"({self.delivered} of {len(self.commands)} delivered)"
+        )
+        if self.error is not None:
+            raise AssertionError(f"the command stream failed: {self.error}") from self.error
 
 
 def _comparable(event_json: dict[str, object]) -> dict[str, object]:
@@ -147,15 +197,18 @@ def assert_exactly_once(
     reply_topic: str,
     commands: list[dict[str, object]],
     committed_only: bool = True,
+    seed: int | None = None,
 ) -> Verdict:
     """The journal is one crash-free pass over the commands; the worker's state is its fold;
     every request has a reply, and a command sent once has one reply content.
 
     With ``committed_only=False`` the topics are read ``read_uncommitted``: then not even an
     aborted write may appear (a fenced writer's produce requests are refused by the broker).
+    ``seed`` (of ``mixed_commands``) is named in every failure.
     """
+    note = f" [seed {seed}]" if seed is not None else ""
     # Commands are applied in order: once this is answered, everything before it is done.
-    assert client.request({"type": "GetSystemStatus"}).ok
+    assert client.request({"type": "GetSystemStatus"}).ok, f"no answer to GetSystemStatus{note}"
 
     command_records = read_topic(settings, settings.topics.commands)
     event_records = read_topic(settings, settings.topics.events, committed=committed_only)
@@ -175,15 +228,15 @@ def assert_exactly_once(
         (int(record.headers["command-offset"]), _comparable(json.loads(record.value or b"")))
         for record in event_records
     ]
-    assert len(actual) == len(expected), (len(actual), len(expected))
-    assert actual == expected
-    assert all(record.headers["tag"] == b"coordinator" for record in event_records)
+    assert len(actual) == len(expected), f"{len(actual)} events, {len(expected)} expected{note}"
+    assert actual == expected, f"the journal is not one pass over the commands{note}"
+    assert all(record.headers["tag"] == b"coordinator" for record in event_records), note
 
-    folded = assert_worker_matches_journal(settings, client)
+    folded = assert_worker_matches_journal(settings, client, note)
     untimed = {"registered_at", "last_heartbeat"}
     assert {k: v.model_dump(exclude=untimed) for k, v in folded.pipelines.items()} == {
         k: v.model_dump(exclude=untimed) for k, v in state.pipelines.items()
-    }
+    }, f"the fold of the journal is not the oracle's state{note}"
 
     replies: dict[str, set[bytes]] = defaultdict(set)
     reply_records = read_topic(settings, reply_topic, committed=committed_only)
@@ -194,10 +247,10 @@ def assert_exactly_once(
         str(c["correlationId"]) for c in commands if c["type"] in REQUESTS and "correlationId" in c
     }
     missing = wanted - set(replies)
-    assert not missing, f"{len(missing)} requests without a reply, e.g. {sorted(missing)[:5]}"
+    assert not missing, f"{len(missing)} requests without a reply, e.g. {sorted(missing)[:5]}{note}"
     # A command sent once is answered once, or (after a crash) again with the same content.
     # (A client's retry of a query or a refusal with the same ids is decided afresh.)
     sent = Counter(str(c["correlationId"]) for c in commands if "correlationId" in c)
     repeated = [key for key in wanted if sent[key] == 1 and len(replies[key]) > 1]
-    assert not repeated, f"different replies to one command: {repeated[:5]}"
+    assert not repeated, f"different replies to one command: {repeated[:5]}{note}"
     return Verdict(len(command_records), len(event_records), len(wanted), len(reply_records))

@@ -76,16 +76,19 @@ def worker_pipelines(client: CoordinatorClient) -> dict[str, PipelineInfo]:
 
 
 def assert_worker_matches_journal(
-    settings: Settings, client: CoordinatorClient
+    settings: Settings, client: CoordinatorClient, note: str = ""
 ) -> CoordinatorState:
-    """The worker's state (through queries) equals the fold of the committed journal."""
+    """The worker's state (through queries) equals the fold of the committed journal.
+
+    ``note`` ends every failure message (a fault test's seed)."""
     events = journal(settings)
-    assert [event.seq for event in events] == list(range(1, len(events) + 1)), "seq not contiguous"
+    seqs = [event.seq for event in events]
+    assert seqs == list(range(1, len(events) + 1)), f"seq not contiguous{note}"
     expected = fold(events)
-    assert worker_pipelines(client) == expected.pipelines
+    assert worker_pipelines(client) == expected.pipelines, f"pipelines differ{note}"
     status = client.system_status()
-    assert status.seq == expected.summary.seq
-    assert status.total_cpu_percent == expected.summary.total_cpu_percent
-    assert status.total_memory_mb == expected.summary.memory_mb_total
-    assert status.count_by_status == expected.summary.count_by_status
+    assert status.seq == expected.summary.seq, note
+    assert status.total_cpu_percent == expected.summary.total_cpu_percent, note
+    assert status.total_memory_mb == expected.summary.memory_mb_total, note
+    assert status.count_by_status == expected.summary.count_by_status, note
     return expected

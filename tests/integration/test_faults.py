@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures.broker import Broker, LocalBroker
 from tests.fixtures.workers import Deployment, make_deployment
-from tests.integration.load import Stream, assert_exactly_once, mixed_commands
+from tests.integration.load import Stream, assert_exactly_once, fault_seed, mixed_commands
 from tests.integration.support import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,34 +29,37 @@ def test_standby_takes_over_within_15_seconds(deployment: Deployment) -> None:
     first.wait_serving()
     second = deployment.worker("second").start()
     second.wait_recovered()
+    seed = fault_seed()
     with (
         deployment.client(timeout=40, retries=0) as client,
         deployment.client(timeout=40, retries=0) as probe,
     ):
-        commands = mixed_commands(3000, client.reply_topic, seed=int(time.time()), tag="f")
+        commands = mixed_commands(3000, client.reply_topic, seed=seed, tag="f")
+        # The probe's reply topic now, not inside the first takeover's figure.
+        print(f"[failover] probe replies on {probe.reply_topic}")
         stream = Stream(settings, commands, chunk=25, pause=0.25).start()
         active, standby = first, second
         takeovers: list[float] = []
-        rng = random.Random()
+        rng = random.Random(f"timing-{seed}")
         for _ in range(FAILOVERS):
-            time.sleep(rng.uniform(1.0, 3.0))
+            time.sleep(rng.uniform(1.0, 3.0))  # where the kill lands, not a wait for anything
             killed_at = time.monotonic()
             active.kill()
-            assert probe.request({"type": "GetSystemStatus"}).ok
+            assert probe.request({"type": "GetSystemStatus"}).ok, f"[seed {seed}]"
             takeovers.append(time.monotonic() - killed_at)
             standby.wait_serving(5)
             active.start()
             active.wait_recovered()
             active, standby = standby, active
         stream.wait()
-        verdict = assert_exactly_once(settings, client, client.reply_topic, commands)
+        verdict = assert_exactly_once(settings, client, client.reply_topic, commands, seed=seed)
 
     print(
         f"\n[failover] takeover-to-answer seconds: {[round(t, 2) for t in takeovers]} "
         f"min={min(takeovers):.2f} median={statistics.median(takeovers):.2f} "
         f"max={max(takeovers):.2f}; commands={verdict.commands} events={verdict.events}"
     )
-    assert max(takeovers) < SERVE_WITHIN
+    assert max(takeovers) < SERVE_WITHIN, f"takeovers {takeovers} [seed {seed}]"
 
 
 def test_stalled_owner_cannot_write_after_losing_ownership(deployment: Deployment) -> None:
@@ -65,8 +68,9 @@ def test_stalled_owner_cannot_write_after_losing_ownership(deployment: Deploymen
     old.wait_serving()
     new = deployment.worker("new").start()
     new.wait_recovered()
+    seed = fault_seed()
     with deployment.client(timeout=40, retries=0) as client:
-        commands = mixed_commands(1500, client.reply_topic, seed=int(time.time()), tag="s")
+        commands = mixed_commands(1500, client.reply_topic, seed=seed, tag="s")
         stream = Stream(settings, commands, chunk=10, pause=0.05).start()
         time.sleep(1.5)
         old.signal(signal.SIGSTOP)
@@ -76,8 +80,8 @@ def test_stalled_owner_cannot_write_after_losing_ownership(deployment: Deploymen
         old.signal(signal.SIGCONT)
         stream.wait()
         old.wait_for(r"msg=Stepping down reason=(fenced|partition revoked)", 60)
-        verdict = assert_exactly_once(settings, client, client.reply_topic, commands)
-        assert old.running, "the former owner should step down to a standby, not die"
+        verdict = assert_exactly_once(settings, client, client.reply_topic, commands, seed=seed)
+        assert old.running, f"the former owner should step down to a standby, not die [seed {seed}]"
 
         # Not even an aborted write of the former owner after it woke is in the logs: records
         # only a read_uncommitted reader sees were all produced before the stall.
@@ -87,7 +91,9 @@ def test_stalled_owner_cannot_write_after_losing_ownership(deployment: Deploymen
                 r for r in read_topic(settings, topic, committed=False) if r.offset not in committed
             ]
             late = [r for r in aborted if r.timestamp_ms >= woke_at_ms]
-            assert not late, f"{len(late)} records written to {topic} after the owner woke"
+            assert not late, (
+                f"{len(late)} records written to {topic} after the owner woke [seed {seed}]"
+            )
     how = old.wait_for(r"msg=Stepping down reason=(fenced|partition revoked)").group(1)
     print(f"\n[fencing] former owner stepped down ({how}); events={verdict.events}")
 
@@ -102,7 +108,9 @@ def test_broker_restart_during_a_command_stream(tmp_path: Path) -> None:
             worker = deployment.worker().start()
             worker.wait_serving()
             with deployment.client(timeout=60, retries=0) as client:
-                commands = mixed_commands(1500, client.reply_topic, seed=7, tag="b")
+                seed = 7
+                print(f"[seed] {seed} (fixed)")
+                commands = mixed_commands(1500, client.reply_topic, seed=seed, tag="b")
                 stream = Stream(deployment.settings, commands, chunk=25, pause=0.1).start()
                 time.sleep(2.0)
                 private.stop()
@@ -112,9 +120,9 @@ def test_broker_restart_during_a_command_stream(tmp_path: Path) -> None:
                 print(f"[broker-restart] started at {time.strftime('%X')}")
                 stream.wait(300)
                 verdict = assert_exactly_once(
-                    deployment.settings, client, client.reply_topic, commands
+                    deployment.settings, client, client.reply_topic, commands, seed=seed
                 )
-                assert worker.running
+                assert worker.running, "the worker did not survive the broker restart"
         finally:
             for started in deployment.workers:
                 started.stop()
