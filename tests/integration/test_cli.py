@@ -4,12 +4,15 @@ a real worker. Every command, its ``--json`` output parsed, and its exit code.""
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -19,6 +22,8 @@ from tests.fixtures.workers import Deployment
 pytestmark = pytest.mark.integration
 
 COORDINATOR = Path(sys.executable).with_name("coordinator")
+LINE_WITHIN = 30.0
+"""The longest wait for one line (a frame) of ``coordinator watch``."""
 
 
 class Cli:
@@ -45,21 +50,116 @@ class Cli:
     def json(self, *args: str, code: int = 0) -> Any:
         return json.loads(self(*args, "--json", code=code).stdout)
 
-    def start(self, *args: str, stderr: Any = subprocess.PIPE) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [str(COORDINATOR), *args],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
+    def start(self, *args: str, stderr: Any = subprocess.PIPE) -> Running:
+        return Running(
+            subprocess.Popen(
+                [str(COORDINATOR), *args],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         )
 
 
-def interrupt(process: subprocess.Popen[str]) -> tuple[str, str]:
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0, f"exit {process.returncode}: {stderr}"
-    return stdout, stderr
+def total_pipelines(line: str) -> int:
+    """``totalPipelines`` of one line of ``coordinator watch --json``."""
+    return int(json.loads(line)["health"]["totalPipelines"])
+
+
+_running: list[Running] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_watch_left_running() -> Iterator[None]:
+    """A test that failed before interrupting its ``watch`` does not leave it running."""
+    yield
+    while _running:
+        process = _running.pop().process
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+class Running:
+    """A ``coordinator`` that runs until interrupted (``watch``): threads read its stdout (line
+    by line) and its stderr (when piped), so that every read has a deadline."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        _running.append(self)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._out: list[str] = []
+        self._err: list[str] = []
+        assert process.stdout is not None
+        self._readers = [self._reader(process.stdout, self._out, self._lines)]
+        if process.stderr is not None:
+            self._readers.append(self._reader(process.stderr, self._err, None))
+
+    @staticmethod
+    def _reader(
+        pipe: IO[str], into: list[str], lines: queue.Queue[str | None] | None
+    ) -> threading.Thread:
+        def run() -> None:
+            for line in pipe:
+                into.append(line)
+                if lines is not None:
+                    lines.put(line)
+            if lines is not None:
+                lines.put(None)  # end of output
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self._out)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._err)
+
+    def readline(self, timeout: float = LINE_WITHIN) -> str:
+        try:
+            line = self._lines.get(timeout=max(timeout, 0.01))
+        except queue.Empty:
+            raise AssertionError(
+                f"no line in {timeout:g} s; stdout so far: {self.stdout[-2000:]!r}, "
+                f"stderr: {self.stderr[-2000:]!r}"
+            ) from None
+        if line is None:
+            self._lines.put(None)
+            raise AssertionError(
+                f"output ended (exit {self.process.wait(10)}); stderr: {self.stderr[-2000:]!r}"
+            )
+        return line
+
+    def read_until(self, done: Callable[[str], bool], timeout: float = LINE_WITHIN) -> str:
+        """Read lines until ``done(everything read)``; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not done(self.stdout):
+            left = deadline - time.monotonic()
+            assert left > 0, f"not there after {timeout:g} s: {self.stdout[-3000:]!r}"
+            self.readline(left)
+        return self.stdout
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def interrupt(self) -> tuple[str, str]:
+        """SIGINT (Ctrl-C); it must exit with 0. Everything it printed, stdout and stderr."""
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            raise AssertionError(f"no exit 30 s after SIGINT; stderr: {self.stderr}") from None
+        for reader in self._readers:
+            reader.join(10)
+        assert self.process.returncode == 0, f"exit {self.process.returncode}: {self.stderr}"
+        return self.stdout, self.stderr
 
 
 def test_every_command_with_json_and_exit_codes(deployment: Deployment) -> None:
@@ -125,14 +225,13 @@ def test_every_command_with_json_and_exit_codes(deployment: Deployment) -> None:
     assert "refused: INVALID_ARGUMENT" in invalid.stderr
 
     watching = cli.start("watch", "--json", "--interval", "0.3")
-    assert watching.stdout is not None
-    lines = [watching.stdout.readline() for _ in range(2)]
-    stdout, _ = interrupt(watching)
-    assert all(json.loads(line)["health"]["totalPipelines"] == 2 for line in lines)
+    lines = [watching.readline() for _ in range(2)]
+    watching.interrupt()
+    assert all(total_pipelines(line) == 2 for line in lines)
 
     tables = cli.start("watch", "--interval", "0.3")
-    time.sleep(3)
-    stdout, _ = interrupt(tables)
+    tables.read_until(lambda printed: printed.count("Refreshed") >= 2)
+    stdout, _ = tables.interrupt()
     assert stdout.count("Refreshed") >= 2, stdout  # not a terminal: frame after frame
     assert "Pipeline 2" in stdout and "Health healthy" in stdout
 
@@ -153,8 +252,7 @@ def test_watch_keeps_going_while_no_worker_answers(deployment: Deployment, tmp_p
         watching = cli.start(
             "watch", "--json", "--interval", "0.2", "--timeout", "0.5", stderr=stderr
         )
-        assert watching.stdout is not None
-        assert json.loads(watching.stdout.readline())["health"]["totalPipelines"] == 0
+        assert total_pipelines(watching.readline()) == 0
         worker.stop()
         deadline = time.monotonic() + 30
         while "no refresh: no reply to GetSystemStatus" not in errors.read_text():
@@ -166,9 +264,10 @@ def test_watch_keeps_going_while_no_worker_answers(deployment: Deployment, tmp_p
             client.register("p1", "Pipeline 1")
         # Lines printed before the worker stopped may still be in the pipe: read on until the
         # registration shows.
-        while json.loads(watching.stdout.readline())["health"]["totalPipelines"] != 1:
-            assert time.monotonic() < deadline + 60, errors.read_text()
-        interrupt(watching)
+        deadline = time.monotonic() + 60
+        while total_pipelines(watching.readline(deadline - time.monotonic())) != 1:
+            assert time.monotonic() < deadline, errors.read_text()
+        watching.interrupt()
 
 
 def test_connection_errors_say_what_to_do(deployment: Deployment) -> None:

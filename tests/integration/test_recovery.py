@@ -3,12 +3,13 @@ events after it, not from the whole journal, and the snapshots topic keeps only 
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 
 import pytest
 
-from tests.fixtures.workers import Deployment
+from tests.fixtures.workers import Deployment, Worker
 from tests.integration.support import journal, read_topic, worker_pipelines
 
 pytestmark = pytest.mark.integration
@@ -27,6 +28,24 @@ def live_snapshots(deployment: Deployment) -> dict[int, set[str]]:
     return by_seq
 
 
+def wait_snapshots_caught_up(worker: Worker, seq: int, every: int, timeout: float = 60) -> int:
+    """Wait until the newest snapshot written is fewer than ``every`` events behind ``seq``:
+    then none is in progress and none is due. Returns that snapshot's seq."""
+    written: list[int] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        log = worker.log()
+        written = [int(found) for found in re.findall(r"msg=Snapshot written seq=(\d+)", log)]
+        if written and seq - max(written) < every:
+            return max(written)
+        assert worker.running, f"worker exited ({worker.process and worker.process.returncode})"
+        assert time.monotonic() < deadline, (
+            f"no snapshot within {every} events of seq {seq} after {timeout:g} s; "
+            f"written: {written}"
+        )
+        time.sleep(0.05)
+
+
 def test_fresh_machine_recovers_from_snapshot_plus_tail(deployment: Deployment) -> None:
     worker = deployment.worker(snapshot_every=50).start().wait_serving()
     with deployment.client(timeout=30) as client:
@@ -37,8 +56,9 @@ def test_fresh_machine_recovers_from_snapshot_plus_tail(deployment: Deployment) 
         for index in range(0, 400, 2):
             client.update_status(f"p-{index:04d}", "running", index, 0)
             client.report_resources(f"p-{index:04d}", 0.1, 10)
-        client.system_status()
-        time.sleep(2)  # let the snapshot of the last batch finish
+        applied = client.system_status().seq
+        newest = wait_snapshots_caught_up(worker, applied, every=50)
+        print(f"\n[recovery] newest snapshot seq={newest} of {applied} events")
         for index in range(10):
             client.update_status("p-0001", "paused", index, 0)
         before_status = client.system_status()
