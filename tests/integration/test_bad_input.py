@@ -35,11 +35,13 @@ def test_each_bad_command_is_dead_lettered_and_the_next_is_served(deployment: De
         (b"x" * 70_000, ErrorCode.COMMAND_TOO_LARGE),
     ]
     with deployment.client() as client:
+        assert client.reply_topic  # created now: not part of the figure below
         for raw, _code in bad:
             client.send_raw(raw)
         started = time.monotonic()
         summary = client.register("ok-1", "still served")
         served_in = time.monotonic() - started
+        print(f"\n[bad-input] the valid command was served in {served_in:.2f} s")
 
     assert summary.total_pipelines == 1
     assert served_in < 5.0, f"the valid command waited {served_in:.1f} s behind bad input"
@@ -83,6 +85,7 @@ def test_a_reply_topic_that_refuses_replies_does_not_stop_the_stream(
     admin.create_topics([NewTopic(tiny, 1, 1, config={"max.message.bytes": "200"})])[tiny].result()
     deployment.worker().start().wait_serving()
     with deployment.client() as client:
+        assert client.reply_topic  # created now: not part of the figure below
         client.send_raw(
             f'{{"type":"RegisterPipeline","pipelineId":"p-tiny","name":"x","replyTo":"{tiny}",'
             '"correlationId":"c-tiny"}'
@@ -90,6 +93,7 @@ def test_a_reply_topic_that_refuses_replies_does_not_stop_the_stream(
         started = time.monotonic()
         summary = client.register("ok-2", "served after it")
         served_in = time.monotonic() - started
+        print(f"\n[bad-input] served {served_in:.2f} s after the refused reply")
 
     assert summary.total_pipelines == 1, "the refused command must not be applied"
     assert served_in < 10.0

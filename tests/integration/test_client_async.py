@@ -107,6 +107,7 @@ def test_every_async_call_with_its_refusals(deployment: Deployment) -> None:
 def test_async_timeout_without_worker_then_retry(deployment: Deployment) -> None:
     async def without_worker() -> None:
         async with client_of(deployment, timeout=0.4, retries=2) as client:
+            assert await client.reply_topic()  # created now: the figure is the 3 attempts only
             started = time.monotonic()
             with pytest.raises(ReplyTimeoutError, match="3 attempts"):
                 await client.unregister("p1", command_id="unregister-p1")

@@ -109,6 +109,7 @@ def test_retry_after_timeout_is_applied_once(deployment: Deployment) -> None:
     """No worker yet: the call times out after every attempt; started later, the worker applies
     the re-sent command once and its reply reaches a retry with the same commandId."""
     with deployment.client(timeout=0.5, retries=1) as client:
+        assert client.reply_topic  # created now: the figure below is the two attempts only
         started = time.monotonic()
         with pytest.raises(ReplyTimeoutError, match="is a coordinator worker running") as late:
             client.register("p1", "Pipeline 1", command_id="register-p1")
