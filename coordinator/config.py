@@ -167,4 +167,11 @@ class Settings(BaseSettings):
         return config
 
     def kafka_base(self) -> KafkaConfig:
-        return {"bootstrap.servers": self.broker, **self.kafka_security()}
+        return {
+            "bootstrap.servers": self.broker,
+            # librdkafka backs off up to 10 s between reconnects by default: a broker that comes
+            # back after an outage would go unnoticed for that long.
+            "reconnect.backoff.ms": 100,
+            "reconnect.backoff.max.ms": 1000,
+            **self.kafka_security(),
+        }

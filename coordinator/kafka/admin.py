@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ class TopicReport:
 
 
 def admin_client(settings: Settings) -> AdminClient:
-    return AdminClient(settings.kafka_base())
+    # Its log lines go through logging (one format), not to stderr as librdkafka's own.
+    return AdminClient(settings.kafka_base(), logger=logging.getLogger("coordinator.kafka"))
 
 
 def wait_for_broker(settings: Settings, timeout: float = 30.0) -> AdminClient:

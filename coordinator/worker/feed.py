@@ -44,6 +44,8 @@ log = logging.getLogger("coordinator")
 
 POLL_SECONDS = 0.1
 """Longest wait in one ``consume`` call: how soon the thread sees a control request or stop."""
+RECREATE_SECONDS = 1.0
+"""Pause before a consumer that failed for good is replaced."""
 HANDOFF_SECONDS = 0.005
 """While a batch is being applied, how often the thread looks for more commands to gather."""
 
@@ -111,7 +113,6 @@ class Ownership(Protocol):
 
     def partition_assigned(self) -> None: ...
     def partition_revoked(self, lost: bool) -> None: ...
-    def consumer_failed(self, reason: str) -> None: ...
 
 
 def instance_id(settings: Settings) -> str:
@@ -179,6 +180,7 @@ class CommandFeed:
         self._reading_generation = 0
         self._pending: list[FeedItem] = []
         self._last_error: str | None = None
+        self._failed = False
 
     # -- the event loop's side ----------------------------------------------------------------
 
@@ -224,21 +226,32 @@ class CommandFeed:
     # -- the reader thread ----------------------------------------------------------------------
 
     def run(self) -> None:
-        consumer = self._consumer_factory(self._settings)
-        consumer.subscribe(
-            [self._topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
-        try:
-            while not self._stopping.is_set():
-                self.step(consumer)
-        finally:
+        """Read until stopped; a consumer that failed for good is replaced by a new one."""
+        while not self._stopping.is_set():
+            consumer = self._consumer_factory(self._settings)
+            consumer.subscribe(
+                [self._topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            self._failed = False
             try:
-                consumer.close()
-            except Exception as exc:  # noqa: BLE001 - closing a consumer must not end the thread badly
-                log.warning("msg=Command consumer closed with an error error=%r", exc)
+                while not self._stopping.is_set() and not self._failed:
+                    self.step(consumer)
+            finally:
+                self._close(consumer)
+            if self._failed and not self._stopping.is_set():
+                self._stopping.wait(RECREATE_SECONDS)
+
+    def _close(self, consumer: ConsumerLike) -> None:
+        try:
+            consumer.close()
+        except Exception as exc:  # noqa: BLE001 - a failed consumer may not close cleanly
+            log.warning("msg=Command consumer closed with an error error=%r", exc)
+        if self._owned:
+            # A failed consumer calls no callback on close: the partition is gone all the same.
+            self._release_partition(lost=True)
 
     def step(self, consumer: ConsumerLike) -> None:
         """One turn of the reader: controls, hand-over, back-pressure, one read."""
@@ -317,11 +330,14 @@ class CommandFeed:
         )
 
     def _note_error(self, error: KafkaError) -> None:
-        if error.fatal():
-            self._call_soon(self._ownership.consumer_failed, f"{error.name()}: {error.str()}")
-            self._stopping.set()
-            return
         text = f"{error.name()}: {error.str()}"
+        if error.fatal() or error.code() == KafkaError._FATAL:
+            # e.g. a static member fenced by its own rejoin after a session timeout (a stale
+            # request of the old member id reached the broker after the new one): a new
+            # consumer with the same instance id simply joins again.
+            log.error("msg=Command consumer failed; replacing it error=%s", text)
+            self._failed = True
+            return
         if text != self._last_error:
             log.warning("msg=Command consumer error error=%s", text)
             self._last_error = text
@@ -384,8 +400,10 @@ class CommandFeed:
         self, consumer: ConsumerLike, partitions: list[TopicPartition], lost: bool
     ) -> None:
         consumer.incremental_unassign(partitions)
-        if not self._mine(partitions):
-            return
+        if self._mine(partitions):
+            self._release_partition(lost)
+
+    def _release_partition(self, lost: bool) -> None:
         self._owned = False
         self._reading = False
         self._paused = False

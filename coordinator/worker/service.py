@@ -78,6 +78,7 @@ class CoordinatorService:
         self._exit = exit_process
         self._threads = WorkerThreads()
         self._writer: JournalWriter | None = None
+        self._kept_writer: JournalWriter | None = None
         self._generation = -1
         self._lag_consumer: Consumer | None = None
         self._admin_client: AdminClient | None = None
@@ -183,7 +184,7 @@ class CoordinatorService:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         async with self._lock:
-            await self._close_writer()
+            await self._close_writer(also_kept=True)
         self.table.flush()
         self.table.close()
         if self._lag_consumer is not None:
@@ -198,16 +199,18 @@ class CoordinatorService:
             self._schedule_takeover()
 
     def partition_revoked(self, lost: bool) -> None:
-        self._spawn(self._release("partition lost" if lost else "partition revoked"), "release")
+        # At once, without the lock (a commit in flight may wait for a broker that is away):
+        # no batch read so far is applied any more.
+        self._generation = -1
+        self._spawn(self._release(lost), "release")
 
-    def consumer_failed(self, reason: str) -> None:
-        log.critical("msg=Command consumer failed; exiting to be restarted error=%s", reason)
-        self._exit(EXIT_RESTART)
-
-    async def _release(self, reason: str) -> None:
+    async def _release(self, lost: bool) -> None:
         async with self._lock:
             if self.roles.role in (Role.ACTIVE, Role.TAKING_OVER):
-                await self._step_down(reason)
+                # A lost session (a long broker outage, a long pause) usually comes back to this
+                # worker: keep the writer, so that taking over again needs one transaction only.
+                reason = "partition revoked (session lost)" if lost else "partition revoked"
+                await self._step_down(reason, keep_writer=lost)
 
     def _schedule_takeover(self, delay: float = 0.0) -> None:
         if self._takeover_task is None or self._takeover_task.done():
@@ -241,6 +244,8 @@ class CoordinatorService:
         assert self.feed is not None
         self.roles.enter(Role.TAKING_OVER)
         await self.standby.stop()
+        if await self._resume_ownership():
+            return
         writer = JournalWriter(self.settings, self._client_id)
         try:
             # From here on, a former owner can no longer commit anything.
@@ -269,6 +274,31 @@ class CoordinatorService:
             log.info("msg=Caught up on take-over eventsReplayed=%d", replayed)
         self.snapshots.maybe_start()
 
+    async def _resume_ownership(self) -> bool:
+        """Serve again with the writer kept from a lost session, if no one took over since.
+
+        A transaction holding only the progress record commits only if no other worker has
+        initialised the journal writer's transactional id since this one did: then nothing was
+        written meanwhile, and the table and ``next_offset`` are still the journal's end.
+        """
+        writer, self._kept_writer = self._kept_writer, None
+        if writer is None or self.next_offset is None or self.feed is None:
+            return False
+        try:
+            await self._threads.on_writer(writer.write, [], self.next_offset)
+        except Exception as exc:  # noqa: BLE001 - fenced, or anything else: take over in full
+            log.info("msg=Kept journal writer unusable; taking over in full reason=%s", exc)
+            await self._threads.on_writer(writer.close)
+            return False
+        self._writer = writer
+        self._last_progress = time.monotonic()
+        self._generation = self.feed.read_from(self.next_offset)
+        self.roles.enter(Role.ACTIVE)
+        log.info(
+            "msg=Ownership resumed with the kept journal writer seq=%d", self.table.summary.seq
+        )
+        return True
+
     def _read_progress(self) -> int | None:
         consumer = committed_consumer(self.settings, "progress")
         try:
@@ -284,7 +314,7 @@ class CoordinatorService:
         finally:
             consumer.close()
 
-    async def _step_down(self, reason: str) -> None:
+    async def _step_down(self, reason: str, keep_writer: bool = False) -> None:
         """Stop writing (the lock is held by the caller) and follow the journal again.
 
         A worker that still owns the commands partition takes over again: it must never sit as
@@ -295,6 +325,8 @@ class CoordinatorService:
             self.feed.stop_reading()
         self._generation = -1
         self.snapshots.abandon()
+        if keep_writer and self._writer is not None:
+            self._kept_writer, self._writer = self._writer, None
         await self._close_writer()
         if self.roles.role is Role.STOPPED:
             return
@@ -304,10 +336,14 @@ class CoordinatorService:
             log.info("msg=Commands partition still assigned; taking over again")
             self._schedule_takeover(RETAKE_DELAY_SECONDS)
 
-    async def _close_writer(self) -> None:
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            await self._threads.on_writer(writer.close)
+    async def _close_writer(self, also_kept: bool = False) -> None:
+        writers = [self._writer, self._kept_writer if also_kept else None]
+        self._writer = None
+        if also_kept:
+            self._kept_writer = None
+        for writer in writers:
+            if writer is not None:
+                await self._threads.on_writer(writer.close)
 
     # -- applying commands ------------------------------------------------------------------
 

@@ -96,8 +96,11 @@ def test_the_corpus_covers_every_outcome_and_every_error_code() -> None:
     assert {entry.expect for entry in ENTRIES} == EXPECTS
     # REPLY_TOPIC_REJECTED needs a reply topic created to refuse replies: it has its own test,
     # tests/integration/test_bad_input.py::test_a_reply_topic_that_refuses_replies_...
+    # UNREADABLE_RECORD needs a record batch the Kafka client cannot decode, which no JSON line
+    # can be: tests/integration/test_compression.py writes such batches with the raw protocol.
+    own_tests = {ErrorCode.REPLY_TOPIC_REJECTED, ErrorCode.UNREADABLE_RECORD}
     assert {entry.code for entry in ENTRIES if entry.expect in {"refused", "dead-letter"}} == {
-        code.value for code in ErrorCode if code is not ErrorCode.REPLY_TOPIC_REJECTED
+        code.value for code in ErrorCode if code not in own_tests
     }
 
 
