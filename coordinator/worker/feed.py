@@ -104,6 +104,7 @@ class ConsumerLike(Protocol):
     def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
     def incremental_unassign(self, partitions: list[TopicPartition]) -> None: ...
     def pause(self, partitions: list[TopicPartition]) -> None: ...
+    def seek(self, partition: TopicPartition) -> None: ...
     def resume(self, partitions: list[TopicPartition]) -> None: ...
     def close(self) -> None: ...
 
@@ -136,6 +137,8 @@ def group_consumer_config(settings: Settings) -> dict[str, object]:
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
         "enable.partition.eof": False,
+        # Without it a batch whose bytes were corrupted on disk is handed over as it is read.
+        "check.crcs": True,
         "fetch.wait.max.ms": 50,
         "fetch.max.bytes": 64 * 1024 * 1024,
         "max.partition.fetch.bytes": 8 * 1024 * 1024,
@@ -181,6 +184,8 @@ class CommandFeed:
         self._pending: list[FeedItem] = []
         self._last_error: str | None = None
         self._failed = False
+        self._unreadable_at: int | None = None
+        self._skip_to = 0
 
     # -- the event loop's side ----------------------------------------------------------------
 
@@ -277,7 +282,7 @@ class CommandFeed:
             if messages and self._batch_max > 1:
                 messages.extend(consumer.consume(self._batch_max - 1, 0))
         if messages:
-            self._gather(messages)
+            self._gather(consumer, messages)
 
     def _hand_over(self) -> bool:
         with self._handoff:
@@ -289,7 +294,7 @@ class CommandFeed:
         self._call_soon(self._deliver, CommandBatch(self._reading_generation, items))
         return True
 
-    def _gather(self, messages: list[Message]) -> None:
+    def _gather(self, consumer: ConsumerLike, messages: list[Message]) -> None:
         for message in messages:
             error = message.error()
             if error is not None and not self._is_record_error(message, error):
@@ -303,8 +308,9 @@ class CommandFeed:
             _kind, ts = message.timestamp()
             timestamp = ts / 1000 if ts and ts > 0 else time.time()
             if error is not None:
-                self._pending.append(Unreadable(offset, error.name(), error.str(), timestamp))
-                continue
+                self._skip_unreadable(consumer, offset, error, timestamp)
+                return  # what else this call returned is stale copies of the same error
+            self._unreadable_at = None
             self._pending.append(
                 CommandRecord(
                     offset=offset,
@@ -317,6 +323,33 @@ class CommandFeed:
         if self._last_error is not None and any(m.error() is None for m in messages):
             log.info("msg=Commands readable again after error=%s", self._last_error)
             self._last_error = None
+
+    def _skip_unreadable(
+        self, consumer: ConsumerLike, offset: int, error: KafkaError, timestamp: float
+    ) -> None:
+        """Step past a record batch that librdkafka cannot hand over, and report it once.
+
+        librdkafka reports such a batch (it does not decompress, fails its CRC check, or
+        decompresses to more than ``receive.message.max.bytes``) at the batch's base offset,
+        again and again, and never moves past it by itself; the error does not say where the
+        batch ends. So the reader seeks one offset further each time the same base offset
+        comes back, until it is out of the batch (about a millisecond a step); each offset it
+        steps over is dead-lettered on its own, with the error.
+        """
+        if offset != self._unreadable_at:
+            self._unreadable_at = offset
+            self._skip_to = offset
+            log.error(
+                "msg=Unreadable command records skipped fromOffset=%d error=%s: %s",
+                offset,
+                error.name(),
+                error.str(),
+            )
+        # The error came back for the position sought last: that offset is in the bad batch.
+        at = max(self._skip_to, offset)
+        self._pending.append(Unreadable(at, error.name(), error.str(), timestamp))
+        self._skip_to = at + 1
+        consumer.seek(TopicPartition(self._topic, 0, self._skip_to))
 
     @staticmethod
     def _is_record_error(message: Message, error: KafkaError) -> bool:

@@ -34,6 +34,10 @@ from coordinator.kafka.writer import Headers, OutRecord
 from coordinator.store.overlay import Overlay
 from coordinator.store.table import StateTable
 
+DEAD_LETTER_VALUE_BYTES = 4 * 1024 * 1024
+"""Most of a command's bytes a dead letter holds (the dead-letter topic takes 5 MiB)."""
+DEAD_LETTER_KEY_BYTES = 64 * 1024
+
 COMMAND_OFFSET_HEADER = "command-offset"
 """On every event: the commands-topic offset of the command that caused it."""
 
@@ -287,11 +291,15 @@ class BatchBuilder:
         ]
         if command_type is not None:
             headers.append(("command-type", command_type.encode("utf-8", "replace")[:256]))
+        value, key = incoming.value, incoming.key
+        # A compressed batch can hold a command far larger than any topic takes (the broker
+        # checks the compressed size): keep what fits, and say how much there was.
+        if value is not None and len(value) > DEAD_LETTER_VALUE_BYTES:
+            headers.append(("value-truncated-from", str(len(value)).encode()))
+            value = value[:DEAD_LETTER_VALUE_BYTES]
+        if key is not None and len(key) > DEAD_LETTER_KEY_BYTES:
+            headers.append(("key-truncated-from", str(len(key)).encode()))
+            key = key[:DEAD_LETTER_KEY_BYTES]
         self.result.records.append(
-            OutRecord(
-                topic=self.topics.deadletter,
-                key=incoming.key,
-                value=incoming.value,
-                headers=headers,
-            )
+            OutRecord(topic=self.topics.deadletter, key=key, value=value, headers=headers)
         )
