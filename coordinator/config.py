@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level."
     )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="none",
+        description="compression.type of the clients' command producer (the worker reads any).",
+    )
 
     security_protocol: str | None = Field(
         default=None, description="Kafka security.protocol (PLAINTEXT, SSL, SASL_SSL, ...)."
@@ -106,6 +110,11 @@ class Settings(BaseSettings):
     ssl_cafile: Path | None = Field(default=None, description="CA certificate file (PEM).")
     ssl_certfile: Path | None = Field(default=None, description="Client certificate (PEM).")
     ssl_keyfile: Path | None = Field(default=None, description="Client key (PEM).")
+
+    @field_validator("compression", mode="before")
+    @classmethod
+    def _lower_codec(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

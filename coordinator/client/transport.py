@@ -70,6 +70,7 @@ class Transport:
                     # librdkafka gives up on a message when we do: "not delivered" is final.
                     "message.timeout.ms": int(self.delivery_timeout * 1000),
                     "client.id": f"coordinator-{label}",
+                    "compression.type": settings.compression,
                 },
                 logger=KAFKA_LOG,
             )

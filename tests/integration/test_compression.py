@@ -255,6 +255,20 @@ def test_compressed_commands_are_applied_once(module: Module, codec: str) -> Non
         assert stored == {codec}, f"{producer}: stored with {stored}"
 
 
+@pytest.mark.parametrize("codec", CODECS)
+def test_the_client_sends_with_the_configured_compression(module: Module, codec: str) -> None:
+    """``COORDINATOR_COMPRESSION`` chooses the codec of what the client sends."""
+    settings = module.deployment.settings.model_copy(update={"compression": codec})
+    pipeline_id = f"client-{codec}"
+    with CoordinatorClient(settings, timeout=15.0, retries=1) as client:
+        summary = client.register(pipeline_id, NAME)
+    assert summary.total_pipelines >= 1
+    offset = commands_by_id(settings)[pipeline_id]
+    directory = partition_dir(module.deployment.broker, settings.topics.commands)
+    assert rawbatch.codec_of(rawbatch.stored_batch(directory, offset).data) == codec
+    assert_alive(module.active, module.active_pid)
+
+
 def test_standby_and_a_fresh_worker_end_with_the_same_state(module: Module) -> None:
     deployment = module.deployment
     expected = assert_worker_matches_journal(deployment.settings, module.client)
