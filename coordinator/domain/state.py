@@ -65,7 +65,7 @@ class Change:
 
 def summary_reply(summary: Summary, pipeline_id: str, info: PipelineInfo | None) -> StateSummary:
     """The reply to a registration or an unregistration, given the summary right after it."""
-    return StateSummary.model_construct(
+    return StateSummary(
         seq=summary.seq,
         pipeline_id=pipeline_id,
         pipeline=info,
@@ -99,7 +99,7 @@ def _resources_of(info: PipelineInfo | None) -> tuple[int, int]:
 def _next_pipeline(current: PipelineInfo | None, event: Event) -> PipelineInfo | None:
     match event:
         case PipelineRegistered():
-            return PipelineInfo.model_construct(
+            return PipelineInfo(
                 pipeline_id=event.pipeline_id,
                 name=event.name,
                 status=PipelineStatus.CONFIGURED,
@@ -151,7 +151,7 @@ def change_for(
     new_cpu, new_memory = _resources_of(after)
     before = view.summary
     # Built without re-validation: every value here comes from validated state and events.
-    summary = Summary.model_construct(
+    summary = Summary(
         seq=event.seq,
         count_by_status=_counts_moved(
             before.count_by_status,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 
 from coordinator.domain.model import MAX_LONG
 
@@ -16,8 +15,13 @@ MAX_TOPIC_NAME_LENGTH = 249
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+"""Unicode category Cc, which is exactly U+0000-U+001F and U+007F-U+009F (a unit test checks
+this against ``unicodedata`` for every code point)."""
+
+
 def _has_control_characters(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    return _CONTROL.search(text) is not None
 
 
 def text_problem(field: str, value: str, max_length: int) -> str | None:

@@ -1,8 +1,14 @@
-"""Logs and metrics for applied batches, in the design document's log form."""
+"""Logs and metrics for applied batches, in the design document's log form.
+
+Logs are written per command; counters are summed over the batch and incremented once per label
+set (a labelled child costs a lock and a lookup each time it is touched).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable
 
 from coordinator.domain.commands import (
     CheckResourceAvailability,
@@ -25,13 +31,54 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def observe(outcome: Outcome, metrics: Metrics) -> None:
-    """Log one command's outcome and count it."""
+class BatchCounts:
+    """What one batch adds to the counters, incremented at once by ``flush``."""
+
+    def __init__(self) -> None:
+        self.commands: Counter[tuple[str, str]] = Counter()
+        self.refusals: Counter[tuple[str, str]] = Counter()
+        self.dead_letters: Counter[str] = Counter()
+        self.events = 0
+        self.registrations = 0
+        self.unregistrations = 0
+        self.status_updates = 0
+        self.resource_reports = 0
+        self.unknown_pipeline_updates = 0
+
+    def flush(self, metrics: Metrics) -> None:
+        for (kind, result), count in self.commands.items():
+            metrics.commands.labels(type=kind, result=result).inc(count)
+        for (kind, code), count in self.refusals.items():
+            metrics.refusals.labels(type=kind, code=code).inc(count)
+        for reason, count in self.dead_letters.items():
+            metrics.dead_letters.labels(reason=reason).inc(count)
+        for counter, count in (
+            (metrics.events, self.events),
+            (metrics.registrations, self.registrations),
+            (metrics.unregistrations, self.unregistrations),
+            (metrics.status_updates, self.status_updates),
+            (metrics.resource_reports, self.resource_reports),
+            (metrics.unknown_pipeline_updates, self.unknown_pipeline_updates),
+        ):
+            if count:
+                counter.inc(count)
+
+
+def observe_batch(outcomes: Iterable[Outcome], metrics: Metrics) -> None:
+    """Log every command's outcome in a batch, and count them all."""
+    counts = BatchCounts()
+    for outcome in outcomes:
+        observe(outcome, counts)
+    counts.flush(metrics)
+
+
+def observe(outcome: Outcome, counts: BatchCounts) -> None:
+    """Log one command's outcome and add it to ``counts``."""
     command = outcome.command
     before = outcome.before if outcome.before is not None else Summary()
     kind = outcome.command_type or "unknown"
     if outcome.dead_lettered and outcome.error is not None:
-        metrics.dead_letters.labels(reason=outcome.error.code.value).inc()
+        counts.dead_letters[outcome.error.code.value] += 1
         log.warning(
             "msg=Command dead-lettered offset=%d type=%s code=%s reason=%s",
             outcome.offset,
@@ -41,11 +88,11 @@ def observe(outcome: Outcome, metrics: Metrics) -> None:
         )
     match outcome.decision:
         case Accepted():
-            metrics.commands.labels(type=kind, result="accepted").inc()
-            metrics.events.inc(len(outcome.events))
-            _log_accepted(outcome, metrics)
+            counts.commands[kind, "accepted"] += 1
+            counts.events += len(outcome.events)
+            _log_accepted(outcome, counts)
         case Answered(value=value):
-            metrics.commands.labels(type=kind, result="answered").inc()
+            counts.commands[kind, "answered"] += 1
             if isinstance(command, CheckResourceAvailability) and value is False:
                 log.warning(
                     "msg=Resources unavailable cpu=%s%% (current=%s%%) memory=%sMB (current=%s)",
@@ -55,12 +102,12 @@ def observe(outcome: Outcome, metrics: Metrics) -> None:
                     before.memory_mb_total,
                 )
         case Refused(error=error):
-            metrics.commands.labels(type=kind, result="refused").inc()
-            metrics.refusals.labels(type=kind, code=error.code.value).inc()
+            counts.commands[kind, "refused"] += 1
+            counts.refusals[kind, error.code.value] += 1
             if error.code is ErrorCode.PIPELINE_NOT_FOUND and isinstance(
                 command, UpdatePipelineStatus | ReportResourceUsage
             ):
-                metrics.unknown_pipeline_updates.inc()
+                counts.unknown_pipeline_updates += 1
                 log.info(
                     "msg=Update for unknown pipeline ignored type=%s pipelineId=%s",
                     kind,
@@ -74,31 +121,31 @@ def observe(outcome: Outcome, metrics: Metrics) -> None:
                     quote(error.message),
                 )
         case AlreadyApplied(original=original):
-            metrics.commands.labels(type=kind, result="duplicate").inc()
+            counts.commands[kind, "duplicate"] += 1
             log.info(
                 "msg=Command already applied commandId=%s seq=%d",
                 quote(original.command_id),
                 original.seq,
             )
         case None:
-            metrics.commands.labels(type=kind, result="dead_lettered").inc()
+            counts.commands[kind, "dead_lettered"] += 1
 
 
-def _log_accepted(outcome: Outcome, metrics: Metrics) -> None:
+def _log_accepted(outcome: Outcome, counts: BatchCounts) -> None:
     command = outcome.command
     match command:
         case RegisterPipeline():
-            metrics.registrations.inc()
+            counts.registrations += 1
             log.info(
                 "msg=Register pipeline pipelineId=%s name=%s",
                 quote(command.pipeline_id),
                 quote(command.name),
             )
         case UnregisterPipeline():
-            metrics.unregistrations.inc()
+            counts.unregistrations += 1
             log.info("msg=Unregister pipeline pipelineId=%s", quote(command.pipeline_id))
         case UpdatePipelineStatus():
-            metrics.status_updates.inc()
+            counts.status_updates += 1
             log.debug(
                 "msg=Update pipeline status pipelineId=%s status=%s records=%d",
                 quote(command.pipeline_id),
@@ -106,7 +153,7 @@ def _log_accepted(outcome: Outcome, metrics: Metrics) -> None:
                 command.total_records,
             )
         case ReportResourceUsage():
-            metrics.resource_reports.inc()
+            counts.resource_reports += 1
             log.debug(
                 "msg=Report resource usage pipelineId=%s cpu=%s%% memory=%dMB",
                 quote(command.pipeline_id),

@@ -36,7 +36,7 @@ from coordinator.worker.committer import BatchCommitter
 from coordinator.worker.feed import CommandBatch, CommandFeed, FeedItem
 from coordinator.worker.memory import release_memory
 from coordinator.worker.metrics import Metrics
-from coordinator.worker.observe import observe
+from coordinator.worker.observe import observe_batch
 from coordinator.worker.processing import BatchResult
 from coordinator.worker.recovery import RecoveryReport, catch_up, recover
 from coordinator.worker.replytopics import ReplyTopics
@@ -395,8 +395,7 @@ class CoordinatorService:
         now = time.time()
         for item in items:
             self.metrics.latency.observe(max(0.0, now - item.timestamp))
-        for outcome in result.outcomes:
-            observe(outcome, self.metrics)
+        observe_batch(result.outcomes, self.metrics)
         self.metrics.batches.inc()
         self.metrics.observe_summary(self.table.summary)
         log.debug(

@@ -167,3 +167,14 @@ def test_a_command_id_already_applied_gets_the_original_outcome_whatever_the_typ
 
     assert isinstance(outcome.decision, AlreadyApplied)
     assert outcome.decision.original.command_type == "UnregisterPipeline"
+
+
+def test_the_control_character_pattern_is_unicode_category_cc() -> None:
+    import sys
+    import unicodedata
+
+    from coordinator.domain.validation import _CONTROL
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert (_CONTROL.fullmatch(char) is not None) == (unicodedata.category(char) == "Cc"), code
