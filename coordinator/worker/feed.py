@@ -383,6 +383,9 @@ class CommandFeed:
                 return
             if what == "read":
                 self._pending.clear()
+                # A new start position: a bad batch met before is met afresh (and reported
+                # from its base offset), not continued from where the last skip stopped.
+                self._unreadable_at = None
                 self._reading_generation = generation
                 if self._owned:
                     partition = self._partition()
