@@ -52,6 +52,27 @@ setup_kcat() {
   fi
 }
 
+# promtool (in the Debian package prometheus) checks ops/monitoring/alerts.yml and runs
+# tests/ops/alerts_test.yml for tests/ops/test_monitoring.py. Installed with apt-get when this
+# runs as root; only promtool is wanted, so the Prometheus server the package starts under
+# systemd is stopped and disabled again. Otherwise say what is missing (that test fails without
+# it, it never skips).
+setup_promtool() {
+  command -v promtool >/dev/null && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    say "installing promtool (apt-get install prometheus)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+      >/dev/null
+    command -v promtool >/dev/null || die "apt-get did not install promtool"
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
+  else
+    say "promtool not found: tests/ops/test_monitoring.py needs it (install the prometheus package)"
+  fi
+}
+
 # The Compose Specification's JSON schema, for the test that checks docker-compose.yml where no
 # Docker engine runs. It ships in the compose-go module; fetch it through the Go module proxy.
 COMPOSE_GO="github.com/compose-spec/compose-go/v2@v2.16.2"
@@ -74,6 +95,7 @@ case "${1:-all}" in
   kafka) setup_kafka ;;
   compose-schema) setup_compose_schema ;;
   kcat) setup_kcat ;;
-  all) setup_python; setup_kafka; setup_kcat; setup_compose_schema ;;
-  *) die "usage: $0 [all|python|kafka|kcat|compose-schema]" ;;
+  promtool) setup_promtool ;;
+  all) setup_python; setup_kafka; setup_kcat; setup_promtool; setup_compose_schema ;;
+  *) die "usage: $0 [all|python|kafka|kcat|promtool|compose-schema]" ;;
 esac

@@ -112,6 +112,10 @@ class Stream:
     The producer is idempotent (a retry after a broker restart or a lost connection does not
     write a command twice, which the oracle would count as sent twice). ``wait`` fails, naming
     how many, if any command was not delivered.
+
+    ``codecs`` are the ``compression.type`` of the chunks in turn (``("lz4", "zstd")``: the
+    first chunk lz4, the second zstd, the third lz4, ...), one idempotent producer per codec;
+    each chunk is flushed before the next is sent, so the commands keep their order.
     """
 
     settings: Settings
@@ -119,6 +123,7 @@ class Stream:
     chunk: int = 50
     pause: float = 0.5
     flush_timeout: float = 60.0
+    codecs: tuple[str, ...] = ("none",)
     done: threading.Event = field(default_factory=threading.Event)
     delivered: int = 0
     failed: list[str] = field(default_factory=list)
@@ -148,12 +153,21 @@ class Stream:
 
     def _run(self) -> None:
         try:
-            producer = Producer(
-                {**self.settings.kafka_base(), "enable.idempotence": True, "linger.ms": 5},
-                logger=logging.getLogger("tests.kafka"),
-            )
+            producers = {
+                codec: Producer(
+                    {
+                        **self.settings.kafka_base(),
+                        "enable.idempotence": True,
+                        "linger.ms": 5,
+                        "compression.type": codec,
+                    },
+                    logger=logging.getLogger("tests.kafka"),
+                )
+                for codec in dict.fromkeys(self.codecs)
+            }
             sent = 0
-            for start in range(0, len(self.commands), self.chunk):
+            for number, start in enumerate(range(0, len(self.commands), self.chunk)):
+                producer = producers[self.codecs[number % len(self.codecs)]]
                 for command in self.commands[start : start + self.chunk]:
                     producer.produce(
                         self.settings.topics.commands,
@@ -164,7 +178,8 @@ class Stream:
                     sent += 1
                 self._flush(producer, sent)
                 time.sleep(self.pause)
-            self._flush(producer, sent)
+            for producer in producers.values():
+                self._flush(producer, sent)
         except BaseException as exc:  # handed to wait(), in the test's thread
             self.error = exc
         finally:
