@@ -46,7 +46,8 @@ after this many tries (the process exits)."""
 Write = Callable[[JournalWriter, Sequence[OutRecord], int | None], Awaitable[int | None]]
 
 
-def _exit(code: int) -> NoReturn:
+def exit_now(code: int) -> NoReturn:
+    """End the process at once (no clean-up: a restart resumes after the last commit)."""
     os._exit(code)
 
 
@@ -70,7 +71,7 @@ class BatchCommitter:
         reply_topics: ReplyTopics,
         *,
         write: Write,
-        exit_process: Callable[[int], NoReturn] = _exit,
+        exit_process: Callable[[int], NoReturn] = exit_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._settings = settings

@@ -8,6 +8,7 @@ standby's table current while another worker owns the commands partition.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -26,12 +27,14 @@ from coordinator.kafka.reader import (
     committed_consumer,
     header,
     header_list,
+    last_value,
     read_to_end,
     watermarks,
 )
 from coordinator.store.overlay import Overlay
 from coordinator.store.table import StateTable
 from coordinator.worker import snapshots
+from coordinator.worker.metrics import Metrics
 from coordinator.worker.processing import COMMAND_OFFSET_HEADER
 
 log = logging.getLogger(__name__)
@@ -132,6 +135,25 @@ def catch_up(settings: Settings, table: StateTable, consumer: Consumer) -> int:
     return Folder(table, settings.applied_capacity).fold(records)
 
 
+def catch_up_to_end(settings: Settings, table: StateTable) -> int:
+    """``catch_up`` with a reader of its own (a take-over's last look at the journal)."""
+    consumer = committed_consumer(settings, "takeover")
+    try:
+        return catch_up(settings, table, consumer)
+    finally:
+        consumer.close()
+
+
+def read_progress(settings: Settings) -> int | None:
+    """The commands offset the last committed batch reached, from the progress topic."""
+    consumer = committed_consumer(settings, "progress")
+    try:
+        raw = last_value(consumer, settings.topics.progress)
+    finally:
+        consumer.close()
+    return None if raw is None else int(json.loads(raw)["nextCommandOffset"])
+
+
 def recover(
     settings: Settings, table: StateTable
 ) -> tuple[RecoveryReport, snapshots.SnapshotCatalog | None]:
@@ -191,6 +213,22 @@ def recover(
         return _report(source, table, replayed, started), catalog
     finally:
         consumer.close()
+
+
+def announce(report: RecoveryReport, table: StateTable, metrics: Metrics) -> None:
+    """Log how the table was recovered and set the recovery metrics."""
+    metrics.recovery_seconds.labels(source=report.source).set(report.seconds)
+    metrics.recovery_events.set(report.events_replayed)
+    metrics.observe_summary(table.summary)
+    logging.getLogger("coordinator").info(
+        "msg=Recovered source=%s seq=%d eventsReplayed=%d snapshotSeq=%s seconds=%.3f pipelines=%d",
+        report.source,
+        report.seq,
+        report.events_replayed,
+        report.snapshot_seq,
+        report.seconds,
+        table.summary.total_pipelines,
+    )
 
 
 def _report(

@@ -1,63 +1,57 @@
 """The worker's runtime: recovery, the standby and active roles, taking over, applying batches.
 
-One worker process runs one ``CoordinatorService``. Every worker recovers its table at start and
-then follows the journal as a hot standby (``StandbyFollower``). The worker whose command feed is
-assigned the commands partition takes over: it initialises the journal writer (fencing any former
-owner), folds the last events in, reads from the progress topic which commands are done, and
-tells the feed to deliver from there. Batches (``BatchCommitter``), snapshot chunks
-(``Snapshotter``) and role changes are serialised by one lock, so the journal writer only ever
-has one transaction open.
-
-Delivery is at-least-once (nothing is committed to the consumer group; every take-over starts
-from the progress topic); processing is effectively once, because a command's effects and its
-offset are committed in one transaction and commands below the committed offset are skipped.
+Every worker recovers its table, then follows the journal as a hot standby (``StandbyFollower``).
+The worker whose command feed is assigned the commands partition takes over: it initialises the
+journal writer (fencing any former owner), folds the last events in, reads from the progress
+topic which commands are done, and has the feed deliver from there. Batches (``BatchCommitter``),
+snapshot chunks (``Snapshotter``) and role changes are serialised by one lock, so the writer has
+one transaction open at a time. Delivery is at-least-once (nothing is committed to the consumer
+group); processing is effectively once, because a batch's effects and its offset are committed in
+one transaction and commands below the committed offset are skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NoReturn
 
-from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from coordinator.config import Settings
 from coordinator.errors import FencedError, WriterBrokenError
 from coordinator.kafka import admin as kafka_admin
-from coordinator.kafka.reader import committed_consumer, last_value, watermarks
 from coordinator.kafka.writer import JournalWriter, OutRecord
 from coordinator.store.table import StateTable
-from coordinator.worker.committer import BatchCommitter
+from coordinator.worker.committer import EXIT_JOURNAL_FAILURE, BatchCommitter, exit_now
 from coordinator.worker.feed import CommandBatch, CommandFeed, FeedItem
+from coordinator.worker.lag import CommandsLag
 from coordinator.worker.memory import release_memory, tune_collector
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import observe_batch
 from coordinator.worker.processing import BatchResult
-from coordinator.worker.recovery import RecoveryReport, catch_up, recover
+from coordinator.worker.recovery import (
+    RecoveryReport,
+    announce,
+    catch_up_to_end,
+    read_progress,
+    recover,
+)
 from coordinator.worker.replytopics import ReplyTopics
 from coordinator.worker.roles import Role, RoleState
 from coordinator.worker.snapshotter import Snapshotter
 from coordinator.worker.standby import StandbyFollower
 from coordinator.worker.threads import WorkerThreads
+from coordinator.worker.watchdog import watch
 
 log = logging.getLogger("coordinator")
 
-EXIT_JOURNAL_FAILURE = 70
-EXIT_RESTART = 75
-"""Asks a supervisor for a restart (EX_TEMPFAIL): the worker cannot serve what it owns."""
-WATCHDOG_SECONDS = 5.0
 RETAKE_DELAY_SECONDS = 0.5
 """After a step-down while the partition is still this worker's, wait this long before taking
 over again (a former owner whose revocation is still on its way then gives up first)."""
-
-
-def _exit(code: int) -> NoReturn:
-    os._exit(code)
 
 
 class CoordinatorService:
@@ -65,7 +59,7 @@ class CoordinatorService:
         self,
         settings: Settings,
         metrics: Metrics | None = None,
-        exit_process: Callable[[int], NoReturn] = _exit,
+        exit_process: Callable[[int], NoReturn] = exit_now,
     ) -> None:
         self.settings = settings
         self.topics = settings.topics
@@ -80,7 +74,7 @@ class CoordinatorService:
         self._writer: JournalWriter | None = None
         self._kept_writer: JournalWriter | None = None
         self._generation = -1
-        self._lag_consumer: Consumer | None = None
+        self._lag = CommandsLag(settings, self._threads)
         self._admin_client: AdminClient | None = None
         reply_topics = ReplyTopics(self._reply_topic_names, settings.reply_topic_wait_ms / 1e3)
         self.committer = BatchCommitter(
@@ -103,7 +97,6 @@ class CoordinatorService:
         self._background: set[asyncio.Task[Any]] = set()
         self._client_id = f"{self.topics.prefix}-{settings.worker_name}-{os.getpid()}"
         self._last_progress = time.monotonic()
-        self._not_serving_since: float | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -126,6 +119,10 @@ class CoordinatorService:
         self, writer: JournalWriter, records: Sequence[OutRecord], next_offset: int | None
     ) -> int | None:
         return await self._threads.on_writer(writer.write, records, next_offset)
+
+    def _serving_writer(self) -> JournalWriter | None:
+        """The journal writer, while this worker serves (snapshot chunks need one)."""
+        return self._writer if self.roles.active else None
 
     @property
     def role(self) -> Role:
@@ -156,22 +153,12 @@ class CoordinatorService:
             # A local recovery did not read the snapshots; do it now, without holding anything up.
             self.snapshots.last_snapshot_seq = self.table.summary.seq
             self._spawn(self.snapshots.scan(), "scan-snapshots")
-        self.metrics.recovery_seconds.labels(source=report.source).set(report.seconds)
-        self.metrics.recovery_events.set(report.events_replayed)
-        self.metrics.observe_summary(self.table.summary)
-        log.info(
-            "msg=Recovered source=%s seq=%d eventsReplayed=%d snapshotSeq=%s seconds=%.3f "
-            "pipelines=%d",
-            report.source,
-            report.seq,
-            report.events_replayed,
-            report.snapshot_seq,
-            report.seconds,
-            self.table.summary.total_pipelines,
-        )
+        announce(report, self.table, self.metrics)
         self.roles.enter(Role.STANDBY)
         self._recovered.set()
-        self._spawn(self._snapshot_pump(), "snapshot-pump")
+        self._spawn(
+            self.snapshots.pump(self._lock, self._serving_writer, self._step_down), "snapshot-pump"
+        )
         if self.settings.stall_restart_seconds > 0:
             self._spawn(self._watchdog(), "watchdog")
         if self.owns_partition:
@@ -188,8 +175,7 @@ class CoordinatorService:
             await self._close_writer(also_kept=True)
         self.table.flush()
         self.table.close()
-        if self._lag_consumer is not None:
-            self._lag_consumer.close()
+        self._lag.close()
         self._threads.shutdown()
         log.info("msg=Stopped worker=%s", self.settings.worker_name)
 
@@ -251,8 +237,8 @@ class CoordinatorService:
         try:
             # From here on, a former owner can no longer commit anything.
             await self._threads.on_writer(writer.start)
-            replayed = await self._threads.on_reader(self._catch_up)
-            committed = await self._threads.on_reader(self._read_progress)
+            replayed = await self._threads.on_reader(catch_up_to_end, self.settings, self.table)
+            committed = await self._threads.on_reader(read_progress, self.settings)
         except BaseException:
             await self._threads.on_writer(writer.close)
             self.roles.enter(Role.STANDBY)
@@ -299,21 +285,6 @@ class CoordinatorService:
             "msg=Ownership resumed with the kept journal writer seq=%d", self.table.summary.seq
         )
         return True
-
-    def _read_progress(self) -> int | None:
-        consumer = committed_consumer(self.settings, "progress")
-        try:
-            raw = last_value(consumer, self.topics.progress)
-        finally:
-            consumer.close()
-        return None if raw is None else int(json.loads(raw)["nextCommandOffset"])
-
-    def _catch_up(self) -> int:
-        consumer = committed_consumer(self.settings, "takeover")
-        try:
-            return catch_up(self.settings, self.table, consumer)
-        finally:
-            consumer.close()
 
     async def _step_down(self, reason: str, keep_writer: bool = False) -> None:
         """Stop writing (the lock is held by the caller) and follow the journal again.
@@ -408,66 +379,22 @@ class CoordinatorService:
         )
         self.snapshots.maybe_start()
 
-    # -- snapshots --------------------------------------------------------------------------
-
-    async def _snapshot_pump(self) -> None:
-        """Write the snapshot in progress one chunk per transaction, between batches."""
-        while True:
-            await self.snapshots.wakeup.wait()
-            self.snapshots.wakeup.clear()
-            while True:
-                async with self._lock:
-                    writer = self._writer
-                    if not self.snapshots.in_progress or not self.roles.active or writer is None:
-                        break
-                    try:
-                        await self.snapshots.step(writer)
-                    except (FencedError, WriterBrokenError) as exc:
-                        await self._step_down(f"fenced: {exc}")
-                    except Exception:  # snapshots are an optimisation: never stop taking them
-                        log.exception("msg=Snapshot abandoned")
-                        self.snapshots.abandon()
-                await asyncio.sleep(0)
-
     # -- liveness ----------------------------------------------------------------------------
 
     async def _watchdog(self) -> None:
-        """The last resort: restart a worker that owns the commands partition but cannot serve.
+        await watch(self, self.settings.stall_restart_seconds, self._exit)
 
-        Two cases: commands wait on the topic and none have been applied for
-        ``stall_restart_seconds``; or the partition has been this worker's for that long while it
-        is not active (every take-over failed). A restart is cheap (the state is local and in
-        Kafka), so the worker exits with code 75 for its supervisor (``ops/run.sh``, the compose
-        restart policy, systemd, Kubernetes) to start it again.
-        """
-        limit = self.settings.stall_restart_seconds
-        while True:
-            await asyncio.sleep(WATCHDOG_SECONDS)
-            now = time.monotonic()
-            if self.owns_partition and self.roles.role is Role.STANDBY:
-                self._not_serving_since = self._not_serving_since or now
-                if now - self._not_serving_since >= limit:
-                    log.critical(
-                        "msg=Commands partition owned but not served; restarting seconds=%.0f",
-                        now - self._not_serving_since,
-                    )
-                    self._exit(EXIT_RESTART)
-                continue
-            self._not_serving_since = None
-            if self.roles.role is not Role.ACTIVE or self._lock.locked():
-                continue
-            stalled = now - self._last_progress
-            if stalled < limit:
-                continue
-            lag = await self.commands_lag()
-            if lag:
-                log.critical(
-                    "msg=Commands wait but none arrive; restarting lag=%d stalledSeconds=%.0f",
-                    lag,
-                    stalled,
-                )
-                self._exit(EXIT_RESTART)
-            self._last_progress = time.monotonic()
+    @property
+    def busy(self) -> bool:
+        """A batch, a snapshot chunk or a role change is under way."""
+        return self._lock.locked()
+
+    @property
+    def seconds_since_progress(self) -> float:
+        return time.monotonic() - self._last_progress
+
+    def mark_progress(self) -> None:
+        self._last_progress = time.monotonic()
 
     # -- reads for the HTTP views and metrics -----------------------------------------------
 
@@ -475,12 +402,4 @@ class CoordinatorService:
         """Commands on the topic not yet applied (only the active worker knows)."""
         if self.roles.role is not Role.ACTIVE or self.next_offset is None:
             return None
-        if self._lag_consumer is None:
-            self._lag_consumer = committed_consumer(self.settings, "lag")
-        try:
-            _low, high = await self._threads.on_housekeeping(
-                watermarks, self._lag_consumer, self.topics.commands, 2.0
-            )
-        except Exception:  # noqa: BLE001 - a metric is not worth an error page
-            return None
-        return max(0, high - (self.next_offset or 0))
+        return await self._lag.measure(self.next_offset)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from coordinator.config import Settings
 from coordinator.domain.wire import format_timestamp
-from coordinator.errors import JournalError
+from coordinator.errors import FencedError, JournalError, WriterBrokenError
 from coordinator.kafka import admin as kafka_admin
 from coordinator.kafka.reader import committed_consumer
 from coordinator.kafka.writer import JournalWriter, OutRecord, RetryBatch
@@ -88,6 +88,31 @@ class Snapshotter:
             log.warning("msg=Snapshot scan failed error=%r", exc)
             return
         self.adopt(catalog)
+
+    async def pump(
+        self,
+        lock: asyncio.Lock,
+        serving_writer: Callable[[], JournalWriter | None],
+        step_down: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """Write the snapshot in progress one chunk per transaction, between batches (under
+        ``lock``, which batches hold too), while the worker serves."""
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            while True:
+                async with lock:
+                    writer = serving_writer()
+                    if not self.in_progress or writer is None:
+                        break
+                    try:
+                        await self.step(writer)
+                    except (FencedError, WriterBrokenError) as exc:
+                        await step_down(f"fenced: {exc}")
+                    except Exception:  # snapshots are an optimisation: never stop taking them
+                        log.exception("msg=Snapshot abandoned")
+                        self.abandon()
+                await asyncio.sleep(0)
 
     def maybe_start(self) -> None:
         """Start a snapshot if enough events were appended since the last one."""

@@ -11,9 +11,10 @@ from typing import NoReturn
 import pytest
 
 from coordinator.config import Settings
-from coordinator.worker import service as service_module
+from coordinator.worker import watchdog as watchdog_module
 from coordinator.worker.roles import Role
-from coordinator.worker.service import EXIT_RESTART, CoordinatorService
+from coordinator.worker.service import CoordinatorService
+from coordinator.worker.watchdog import EXIT_RESTART
 
 
 class ExitedError(Exception):
@@ -35,7 +36,7 @@ def run_watchdog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lag: int | Non
         return lag
 
     monkeypatch.setattr(coordinator, "commands_lag", lag_now)
-    monkeypatch.setattr(service_module, "WATCHDOG_SECONDS", 0.05)
+    monkeypatch.setattr(watchdog_module, "WATCHDOG_SECONDS", 0.05)
 
     async def scenario() -> None:
         coordinator._last_progress = time.monotonic()
