@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from confluent_kafka import KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
 
 from coordinator.config import Settings
 from coordinator.kafka.reader import header_list
@@ -93,6 +93,9 @@ class CommandFeed:
         self._failed = False
         self._unreadable_at: int | None = None
         self._skip_to = 0
+        self._resume_at = 0
+        self._repositioned_to: int | None = None
+        """The offset reading continues from: after the last record read, or a skipped one."""
 
     # -- the event loop's side ----------------------------------------------------------------
 
@@ -204,6 +207,9 @@ class CommandFeed:
     def _gather(self, consumer: ConsumerLike, messages: list[Message]) -> None:
         for message in messages:
             error = message.error()
+            if error is not None and error.code() == KafkaError._AUTO_OFFSET_RESET:
+                self._reposition(consumer, error)
+                return
             if error is not None and not self._is_record_error(message, error):
                 self._note_error(error)
                 continue
@@ -218,6 +224,8 @@ class CommandFeed:
                 self._skip_unreadable(consumer, offset, error, timestamp)
                 return  # what else this call returned is stale copies of the same error
             self._unreadable_at = None
+            self._resume_at = offset + 1
+            self._repositioned_to = None
             self._pending.append(
                 CommandRecord(
                     offset=offset,
@@ -255,8 +263,30 @@ class CommandFeed:
         # The error came back for the position sought last: that offset is in the bad batch.
         at = max(self._skip_to, offset)
         self._pending.append(Unreadable(at, error.name(), error.str(), timestamp))
-        self._skip_to = at + 1
+        self._skip_to = self._resume_at = at + 1
         consumer.seek(TopicPartition(self._topic, 0, self._skip_to))
+
+    def _reposition(self, consumer: ConsumerLike, error: KafkaError) -> None:
+        """Go back to where reading stands after the fetch position left the partition.
+
+        librdkafka can lose its place after a batch fails its CRC check (it parses on from the
+        wrong byte and fetches at an offset read from garbage). With ``auto.offset.reset`` set
+        to ``error`` it says so instead of starting again from one end of the partition.
+        """
+        if not self._reading or not self._owned:
+            return
+        target = self._resume_at
+        if self._repositioned_to == target:
+            # That offset itself is out of range (records deleted below it): from the start of
+            # what is there; the service skips what is already applied.
+            target = OFFSET_BEGINNING
+        self._repositioned_to = target
+        log.warning(
+            "msg=Command fetch position out of range; reading again from offset=%d error=%s",
+            target,
+            error.str(),
+        )
+        consumer.seek(TopicPartition(self._topic, 0, target))
 
     @staticmethod
     def _is_record_error(message: Message, error: KafkaError) -> bool:
@@ -293,6 +323,7 @@ class CommandFeed:
                 # A new start position: a bad batch met before is met afresh (and reported
                 # from its base offset), not continued from where the last skip stopped.
                 self._unreadable_at = None
+                self._resume_at = offset
                 self._reading_generation = generation
                 if self._owned:
                     partition = self._partition()

@@ -102,7 +102,9 @@ def group_consumer_config(settings: Settings) -> dict[str, object]:
         "max.poll.interval.ms": max(60_000, settings.session_timeout_ms * 2),
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
+        # Every read starts at an offset the progress topic names; a position that falls out of
+        # the partition is an error the feed repairs, never a silent restart from one end.
+        "auto.offset.reset": "error",
         "isolation.level": "read_committed",
         "enable.partition.eof": False,
         # Without it a batch whose bytes were corrupted on disk is handed over as it is read.
