@@ -32,7 +32,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from coordinator.config import Settings
 from coordinator.kafka.reader import header_list
@@ -153,7 +159,11 @@ class CommandFeed:
             self._failed = False
             try:
                 while not self._stopping.is_set() and not self._failed:
-                    self.step(consumer)
+                    try:
+                        self.step(consumer)
+                    except Exception:  # the reader must outlive any one failure
+                        log.exception("msg=Command reader failed; replacing its consumer")
+                        self._failed = True
             finally:
                 self._close(consumer)
             if self._failed and not self._stopping.is_set():
@@ -264,7 +274,17 @@ class CommandFeed:
         at = max(self._skip_to, offset)
         self._pending.append(Unreadable(at, error.name(), error.str(), timestamp))
         self._skip_to = self._resume_at = at + 1
-        consumer.seek(TopicPartition(self._topic, 0, self._skip_to))
+        self._seek(consumer, self._skip_to)
+
+    def _seek(self, consumer: ConsumerLike, offset: int) -> None:
+        """Read from ``offset`` next; a partition in an error state is assigned afresh there."""
+        try:
+            consumer.seek(TopicPartition(self._topic, 0, offset))
+        except KafkaException:
+            partition = self._partition()
+            consumer.incremental_unassign([partition])
+            consumer.incremental_assign([TopicPartition(self._topic, 0, offset)])
+            consumer.resume([partition])
 
     def _reposition(self, consumer: ConsumerLike, error: KafkaError) -> None:
         """Go back to where reading stands after the fetch position left the partition.
@@ -286,7 +306,7 @@ class CommandFeed:
             target,
             error.str(),
         )
-        consumer.seek(TopicPartition(self._topic, 0, target))
+        self._seek(consumer, target)
 
     @staticmethod
     def _is_record_error(message: Message, error: KafkaError) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from coordinator.config import Settings
 from coordinator.worker import feed as feed_module
@@ -655,3 +655,23 @@ def test_reading_again_from_before_an_unreadable_batch_reports_it_again() -> Non
     (record,) = h.batches[-1].items
     assert isinstance(record, CommandRecord)
     assert record.offset == 13
+
+
+def test_a_seek_the_consumer_refuses_assigns_the_partition_afresh_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """librdkafka refuses a seek (``_STATE``) on a partition left in an error state, e.g. after
+    an out-of-range fetch position: the feed then assigns the partition at that offset."""
+    h = Harness()
+    h.consumer.bad = (10, 12)
+    h.consumer.add(12, 13)
+    h.start_reading(10)
+
+    def refuse(partition: TopicPartition) -> None:
+        raise KafkaException(KafkaError(KafkaError._STATE, "Erroneous state"))
+
+    monkeypatch.setattr(h.consumer, "seek", refuse)
+    h.step()
+
+    # The start at 10, then (the seek past the bad offset refused) a fresh assignment at 11.
+    assert h.consumer.assigns[-2:] == [[(h.topic, 0, 10)], [(h.topic, 0, 11)]]
