@@ -3,10 +3,17 @@
 ``decode_command`` never raises on bad input: it returns either a command or a ``DecodeError``
 whose message names the field and the problem, together with whatever it could still read of the
 envelope (``replyTo``, ``correlationId``, ``commandId``) so that the sender can be told.
+
+Commands are read in two steps. The fast path validates the bytes with one ``TypeAdapter`` over
+the command union (1.2 us for a status update against 2.9 through a dict). Anything it does not
+accept goes through ``decode_command_lenient``, the reference path, which reads a ``type`` in any
+case and says what is wrong; so the fast path only ever answers with a command the reference path
+would have returned as well (a unit test compares the two on the hostile corpus and the fuzzers).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,6 +32,12 @@ KNOWN_COMMAND_TYPES: tuple[str, ...] = tuple(
     cast(str, model.model_fields["type"].default) for model in COMMAND_TYPES
 )
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_validate_command_json = TypeAdapter[Command](Command).validate_json
+_FLOAT_FIELDS: dict[type[CommandModel], tuple[str, ...]] = {
+    model: tuple(name for name, info in model.model_fields.items() if info.annotation is float)
+    for model in COMMAND_TYPES
+}
+"""The float fields of each command type, checked after the fast path (see ``decode_command``)."""
 
 MAX_ERROR_MESSAGE_LENGTH = 1024
 """Error messages name fields taken from the input; bounded so that a refusal's reply does not
@@ -70,7 +83,30 @@ def _describe(error: ValidationError) -> str:
 
 
 def decode_command(raw: bytes | None) -> Command | DecodeError:
-    """Parse one command; enum values and the ``type`` itself are accepted in any case."""
+    """Parse one command; enum values and the ``type`` itself are accepted in any case.
+
+    The fast path takes a ``type`` spelt exactly; it refuses anything else, and then the lenient
+    path decides (and explains). An infinite float goes there too: ``1e400`` reads as infinite on
+    both paths, but an integer literal beyond the float range does so on the fast path only (the
+    lenient path refuses it, as Python's ``float(10**400)`` does).
+    """
+    if raw:
+        try:
+            # camelCase only on the wire: the Python field names are not accepted as aliases.
+            command = _validate_command_json(raw, by_alias=True, by_name=False)
+        except ValueError:  # ValidationError, and whatever else the parser might raise
+            pass
+        else:
+            for name in _FLOAT_FIELDS[type(command)]:
+                if math.isinf(getattr(command, name)):
+                    return decode_command_lenient(raw)
+            return command
+    return decode_command_lenient(raw)
+
+
+def decode_command_lenient(raw: bytes | None) -> Command | DecodeError:
+    """The reference path: any case of ``type``, envelope fields read even from bad commands, and
+    an error message naming each problem. ``decode_command`` falls back to it."""
     if not raw:
         return DecodeError(ErrorInfo(code=ErrorCode.INVALID_COMMAND, message="empty message"))
     try:
