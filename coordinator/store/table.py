@@ -81,6 +81,33 @@ def _options() -> Options:
     return options
 
 
+class PendingWrites:
+    """Changes gathered for one write batch, each key in its last state: a pipeline changed
+    many times in a long fold is written once."""
+
+    __slots__ = ("applied", "count", "pipelines", "ring", "summary")
+
+    def __init__(self) -> None:
+        self.pipelines: dict[str, tuple[PipelineInfo | None, PipelineInfo | None]] = {}
+        """By pipeline: its state in the table (before the first change), its last state."""
+        self.applied: dict[str, AppliedCommand | None] = {}
+        self.ring: dict[int, str] = {}
+        self.summary: Summary | None = None
+        self.count = 0
+
+    def add(self, change: Change) -> None:
+        known = self.pipelines.get(change.pipeline_id)
+        before = change.previous if known is None else known[0]
+        self.pipelines[change.pipeline_id] = (before, change.pipeline)
+        if change.applied is not None and change.ring_slot is not None:
+            if change.forget is not None:
+                self.applied[change.forget] = None
+            self.applied[change.applied.command_id] = change.applied
+            self.ring[change.ring_slot] = change.applied.command_id
+        self.summary = change.summary
+        self.count += 1
+
+
 class StateTable:
     """The coordinator state in RocksDB; a ``StateView``, written one batch at a time."""
 
@@ -160,25 +187,33 @@ class StateTable:
 
     def apply(self, changes: Sequence[Change], events_offset: int, command_offset: int) -> None:
         """Write ``changes`` and the new journal position atomically."""
-        if not changes:
+        pending = PendingWrites()
+        for change in changes:
+            pending.add(change)
+        self.write(pending, events_offset, command_offset)
+
+    def write(self, pending: PendingWrites, events_offset: int, command_offset: int) -> None:
+        """Write what ``pending`` gathered and the new journal position in one write batch."""
+        if pending.summary is None:
             return
         batch = WriteBatch(raw_mode=True)
-        for change in changes:
-            key = pipeline_key(change.pipeline_id)
-            if change.previous is not None:
-                batch.delete(heartbeat_key(change.previous))
-            if change.pipeline is None:
-                batch.delete(key)
+        for pipeline_id, (previous, info) in pending.pipelines.items():
+            if previous is not None:
+                batch.delete(heartbeat_key(previous))
+            if info is None:
+                batch.delete(pipeline_key(pipeline_id))
             else:
-                batch.put(key, change.pipeline.to_json())
-                batch.put(heartbeat_key(change.pipeline), b"")
-            if change.applied is not None and change.ring_slot is not None:
-                if change.forget is not None:
-                    batch.delete(applied_key(change.forget))
-                batch.put(applied_key(change.applied.command_id), change.applied.to_json())
-                batch.put(ring_key(change.ring_slot), change.applied.command_id.encode())
+                batch.put(pipeline_key(pipeline_id), info.to_json())
+                batch.put(heartbeat_key(info), b"")
+        for command_id, record in pending.applied.items():
+            if record is None:
+                batch.delete(applied_key(command_id))
+            else:
+                batch.put(applied_key(command_id), record.to_json())
+        for slot, command_id in pending.ring.items():
+            batch.put(ring_key(slot), command_id.encode())
         meta = TableMeta(
-            summary=changes[-1].summary,
+            summary=pending.summary,
             events_offset=events_offset,
             command_offset=command_offset,
         )

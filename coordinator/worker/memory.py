@@ -64,4 +64,10 @@ def tune_collector() -> None:
     collect generation 0 less often."""
     gc.collect()
     gc.freeze()
+    collect_less_often()
+
+
+def collect_less_often() -> None:
+    """Generation-0 collections every ``GC_THRESHOLDS[0]`` allocations (also while recovering:
+    a replay allocates millions of short-lived objects)."""
     gc.set_threshold(*GC_THRESHOLDS)

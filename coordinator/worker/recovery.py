@@ -32,14 +32,22 @@ from coordinator.kafka.reader import (
     watermarks,
 )
 from coordinator.store.overlay import Overlay
-from coordinator.store.table import StateTable
+from coordinator.store.table import PendingWrites, StateTable
 from coordinator.worker import snapshots
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.processing import COMMAND_OFFSET_HEADER
 
 log = logging.getLogger(__name__)
 
-FOLD_CHUNK = 2000
+FOLD_CHUNK = 250_000
+"""Events folded between two writes to the table: one RocksDB write batch, in which a pipeline
+is written once however many of its events the chunk holds (memory stays bounded by the
+registry's size, not the chunk's)."""
+FOLD_CACHE = 500_000
+"""Values a fold keeps in memory (every pipeline of a 100,000-pipeline registry, the applied
+commands); over this, it starts reading the table afresh."""
+POLL_CHUNK = 2000
+"""Records a standby reads at a time."""
 PROGRESS_EVERY = 100_000
 
 
@@ -54,7 +62,11 @@ class RecoveryReport:
 
 
 class Folder:
-    """Folds journal records into a table in chunks, checking that ``seq`` runs without gaps."""
+    """Folds journal records into a table in chunks, checking that ``seq`` runs without gaps.
+
+    One overlay spans the whole fold and stays as a read cache after each chunk is written, so a
+    long replay parses each pipeline from RocksDB at most once.
+    """
 
     def __init__(self, table: StateTable, applied_capacity: int) -> None:
         self.table = table
@@ -62,7 +74,8 @@ class Folder:
         self.folded = 0
 
     def fold(self, records: Iterable[Record]) -> int:
-        overlay = Overlay(self.table)
+        overlay = Overlay(self.table, keep_changes=False)
+        pending = PendingWrites()
         last_offset = -1
         command_offset = self.table.meta.command_offset
         count = 0
@@ -78,25 +91,24 @@ class Folder:
                     f"journal gap: expected seq {expected}, found {event.seq} "
                     f"at offset {record.offset}"
                 )
-            overlay.add(change_for(overlay, event, self.applied_capacity))
+            change = change_for(overlay, event, self.applied_capacity)
+            overlay.add(change)
+            pending.add(change)
             last_offset = record.offset
             raw_command_offset = header(record.headers, COMMAND_OFFSET_HEADER)
             if raw_command_offset is not None:
                 command_offset = int(raw_command_offset)
             count += 1
-            if len(overlay.changes) >= FOLD_CHUNK:
-                self._flush(overlay, last_offset, command_offset)
-                overlay = Overlay(self.table)
-        if overlay.changes:
-            self._flush(overlay, last_offset, command_offset)
+            if count % PROGRESS_EVERY == 0:
+                log.info("msg=Replaying journal events=%d seq=%d", self.folded + count, event.seq)
+            if pending.count >= FOLD_CHUNK:
+                self.table.write(pending, last_offset, command_offset)
+                pending = PendingWrites()
+                if overlay.cached > FOLD_CACHE:
+                    overlay = Overlay(self.table, keep_changes=False)
+        self.table.write(pending, last_offset, command_offset)
+        self.folded += count
         return count
-
-    def _flush(self, overlay: Overlay, last_offset: int, command_offset: int) -> None:
-        self.table.apply(overlay.changes, last_offset, command_offset)
-        before = self.folded
-        self.folded += len(overlay.changes)
-        if self.folded // PROGRESS_EVERY > before // PROGRESS_EVERY:
-            log.info("msg=Replaying journal events=%d seq=%d", self.folded, self.table.summary.seq)
 
 
 def catch_up(settings: Settings, table: StateTable, consumer: Consumer) -> int:
@@ -256,7 +268,7 @@ class Follower:
     def poll(self, timeout: float = 0.5) -> list[Record]:
         """What is new, waiting up to ``timeout`` (blocking: run it off the event loop)."""
         records = []
-        for message in self.consumer.consume(FOLD_CHUNK, timeout):
+        for message in self.consumer.consume(POLL_CHUNK, timeout):
             error = message.error()
             if error is not None:
                 log.warning("msg=Standby read error error=%s", error.str())

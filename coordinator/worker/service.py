@@ -29,7 +29,7 @@ from coordinator.store.table import StateTable
 from coordinator.worker.committer import EXIT_JOURNAL_FAILURE, BatchCommitter, exit_now
 from coordinator.worker.feed import CommandBatch, CommandFeed, FeedItem
 from coordinator.worker.lag import CommandsLag
-from coordinator.worker.memory import release_memory, tune_collector
+from coordinator.worker.memory import collect_less_often, release_memory, tune_collector
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import observe_batch
 from coordinator.worker.processing import BatchResult
@@ -143,6 +143,7 @@ class CoordinatorService:
         """Recover the table, then follow the journal until this worker takes over."""
         self.roles.enter(Role.RECOVERING)
         log.info("msg=Recovering worker=%s dataDir=%s", self.settings.worker_name, self.table.path)
+        collect_less_often()
         report, catalog = await self._threads.on_reader(recover, self.settings, self.table)
         release_memory()
         tune_collector()

@@ -25,6 +25,7 @@ from coordinator.domain import (
 )
 from coordinator.domain.decider import Context
 from coordinator.store import Overlay, StateTable
+from coordinator.store.table import APPLIED, HEARTBEAT
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 IDS = ["a", "b", "c", "d", "e", "é", "z"]
@@ -103,6 +104,13 @@ def test_table_and_overlay_agree_with_the_in_memory_fold(
         assert table.summary == memory.summary
         for command_id, record in memory.applied_commands.items():
             assert table.applied(command_id) == record
+        # Nothing more: forgotten commands, removed pipelines and their old heartbeats are gone
+        # (a write batch holds each key in its last state only).
+        assert {key[2:].decode() for key, _ in table.raw_items(APPLIED)} == set(
+            memory.applied_commands
+        )
+        assert {slot: table.ring_slot(slot) for slot in memory.ring} == memory.ring
+        assert len(list(table.raw_items(HEARTBEAT))) == len(memory.pipelines)
         for cutoff in (T0, now - timedelta(seconds=90), now, now + timedelta(seconds=1)):
             assert table.count_stale(cutoff) == memory.count_stale(cutoff)
         table.close()
