@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from coordinator.domain.model import PipelineInfo, PipelineStatus, ResourceLimits, SystemHealth
-from coordinator.domain.wire import Timestamp, WireModel
+from coordinator.domain.wire import Timestamp, WireModel, encode_json
 
 
 class ErrorCode(StrEnum):
@@ -95,8 +95,7 @@ class Reply(WireModel):
     error: ErrorInfo | None = None
 
     def to_json(self) -> bytes:
-        drop = {"error"} if self.ok else {"value"}
-        return self.model_dump_json(by_alias=True, exclude=drop).encode()
+        return encode_json(self, exclude={"error"} if self.ok else {"value"})
 
 
 def ok_reply(
