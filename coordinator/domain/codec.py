@@ -5,10 +5,11 @@ whose message names the field and the problem, together with whatever it could s
 envelope (``replyTo``, ``correlationId``, ``commandId``) so that the sender can be told.
 
 Commands are read in two steps. The fast path validates the bytes with one ``TypeAdapter`` over
-the command union (1.2 us for a status update against 2.9 through a dict). Anything it does not
-accept goes through ``decode_command_lenient``, the reference path, which reads a ``type`` in any
-case and says what is wrong; so the fast path only ever answers with a command the reference path
-would have returned as well (a unit test compares the two on the hostile corpus and the fuzzers).
+the command union (1.6 us for an update and 1.2 for a registration, against 3.1 and 2.8 through a
+dict). Anything it does not accept goes through ``decode_command_lenient``, the reference path,
+which reads a ``type`` in any case and says what is wrong; so the fast path only ever answers with
+a command the reference path would have returned as well (a unit test compares the two on the
+hostile corpus and the fuzzers).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ KNOWN_COMMAND_TYPES: tuple[str, ...] = tuple(
     cast(str, model.model_fields["type"].default) for model in COMMAND_TYPES
 )
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_validate_event_json = _EVENT_ADAPTER.validator.validate_json
+"""The schema validator itself: 0.2 us less per event than the adapter's wrapper."""
 _validate_command_json = TypeAdapter[Command](Command).validate_json
 _FLOAT_FIELDS: dict[type[CommandModel], tuple[str, ...]] = {
     model: tuple(name for name, info in model.model_fields.items() if info.annotation is float)
@@ -149,7 +152,7 @@ def decode_command_lenient(raw: bytes | None) -> Command | DecodeError:
 
 def decode_event(raw: bytes) -> Event:
     """Parse one journal record; the journal is ours, so a bad record is an error, not input."""
-    return _EVENT_ADAPTER.validate_json(raw)
+    return cast(Event, _validate_event_json(raw))
 
 
 def encode(model: WireModel) -> bytes:
