@@ -162,8 +162,8 @@ def run(ctx: Context) -> None:
             label,
             (
                 Target(
-                    "<= 10 s at 100k pipelines / 1M events",
-                    from_snapshot["seconds"] <= 10.0 if full_size else None,
+                    "<= 6 s at 100k pipelines / 1M events",
+                    from_snapshot["seconds"] <= 6.0 if full_size else None,
                 ),
             ),
             note=note(from_snapshot),
@@ -177,9 +177,19 @@ def run(ctx: Context) -> None:
             "s",
             raw_seconds,
             label,
-            note=f"{note(replay)}; {events / replay['recoverySeconds']:,.0f} events/s"
-            if replay["recoverySeconds"]
-            else note(replay),
+            note=note(replay),
+        )
+    )
+    replay_rate = events / replay["recoverySeconds"] if replay["recoverySeconds"] else 0.0
+    ctx.results.add(
+        Row(
+            NAME,
+            "full replay rate (events folded per second of recovery)",
+            replay_rate,
+            "events/s",
+            events / raw_seconds,
+            "raw consume rate of the journal",
+            (Target(">= 50,000 events/s", replay_rate >= 50_000 if full_size else None),),
         )
     )
     ctx.results.add(

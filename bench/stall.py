@@ -92,7 +92,7 @@ def run(ctx: Context) -> None:
             "stall: p99(on) - p99(off)",
             stall,
             "ms",
-            targets=(Target("<= 50 ms", stall <= 50.0 if pipelines >= 100_000 else None),),
+            targets=(Target("<= 20 ms", stall <= 20.0 if pipelines >= 100_000 else None),),
         )
     )
     ctx.results.info[NAME] = {

@@ -39,10 +39,11 @@ from coordinator.worker.processing import COMMAND_OFFSET_HEADER
 
 log = logging.getLogger(__name__)
 
-FOLD_CHUNK = 250_000
+FOLD_CHUNK = 1_000_000
 """Events folded between two writes to the table: one RocksDB write batch, in which a pipeline
-is written once however many of its events the chunk holds (memory stays bounded by the
-registry's size, not the chunk's)."""
+is written once however many of its events the chunk holds. What is held meanwhile is bounded by
+the registry's size, not the chunk's (the read cache holds those pipelines anyway); a recovery
+that crashes starts its chunk again."""
 FOLD_CACHE = 500_000
 """Values a fold keeps in memory (every pipeline of a 100,000-pipeline registry, the applied
 commands); over this, it starts reading the table afresh."""
