@@ -9,6 +9,9 @@ Old snapshots are deleted with tombstones (the topic is compacted).
 
 Chunks are read from a RocksDB iterator opened when the snapshot starts: a consistent view of the
 state at ``seq``, however many batches are applied while the snapshot is being written.
+
+The header names the snapshot's ``format``; a snapshot of a format this version does not read
+(or of none) is refused at load, and recovery passes on to an older snapshot or the journal.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from coordinator.kafka.writer import OutRecord
 from coordinator.store.table import APPLIED, PIPELINE, StateTable, TableMeta
 
 FORMAT = 1
+"""The format this version writes: header, chunks and footer as above."""
+SUPPORTED_FORMATS: frozenset[int] = frozenset({FORMAT})
+"""The formats this version loads."""
 CHUNK_BYTES = 512 * 1024
 _PREFIX = "snapshot/"
 
@@ -260,11 +266,27 @@ _PIPELINES = TypeAdapter(_PipelinesChunk)
 _APPLIED = TypeAdapter(_AppliedChunk)
 
 
+def check_format(seq: int, header: dict[str, Any]) -> None:
+    """``ValueError`` naming the format found and those supported, unless ``header``'s is one."""
+    found = header.get("format")
+    # bool is an int in Python: a header saying ``"format": true`` is not format 1.
+    if type(found) is int and found in SUPPORTED_FORMATS:
+        return
+    supported = ", ".join(str(known) for known in sorted(SUPPORTED_FORMATS))
+    plural = "s" if len(SUPPORTED_FORMATS) > 1 else ""
+    what = "has no format" if "format" not in header else f"has format {json.dumps(found)}"
+    raise ValueError(f"snapshot {seq} {what}; this version reads format{plural} {supported}")
+
+
 def load(consumer: Consumer, topic: str, entry: SnapshotEntry) -> LoadedSnapshot:
     """One complete snapshot's content: from the chunks its scan kept, or read back from the
-    topic (between its header and its footer). Chunks are parsed and validated in one pass each."""
+    topic (between its header and its footer). Chunks are parsed and validated in one pass each.
+
+    ``ValueError`` if it is not complete, of a format this version does not read, or does not
+    hold what its summary says."""
     if entry.header is None or entry.header_offset is None or entry.footer_offset is None:
         raise ValueError(f"snapshot {entry.seq} is not complete")
+    check_format(entry.seq, entry.header)
     prefix = snapshot_key(entry.seq, "1-chunk-")
     latest_chunks: dict[str, bytes] = {}
     if entry.chunks is not None and set(entry.chunks) >= {
