@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import pydantic_core
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from coordinator.domain.commands import COMMAND_TYPES, Command, CommandModel
 from coordinator.domain.events import Event
@@ -32,7 +32,9 @@ _BY_LOWER_TYPE: dict[str, type[CommandModel]] = {
 KNOWN_COMMAND_TYPES: tuple[str, ...] = tuple(
     cast(str, model.model_fields["type"].default) for model in COMMAND_TYPES
 )
-_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(cache_strings="keys"))
+"""Field names cached, values not: pydantic-core's cache (16,384 strings) would otherwise keep
+ids and timestamps from all over a replay alive, and with them most of the heap it used."""
 _validate_event_json = _EVENT_ADAPTER.validator.validate_json
 """The schema validator itself: 0.2 us less per event than the adapter's wrapper."""
 _validate_command_json = TypeAdapter[Command](Command).validate_json

@@ -47,6 +47,8 @@ that crashes starts its chunk again."""
 FOLD_CACHE = 500_000
 """Values a fold keeps in memory (every pipeline of a 100,000-pipeline registry, the applied
 commands); over this, it starts reading the table afresh."""
+FLUSH_PIPELINES = 20_000
+"""A write of this many pipelines is flushed from RocksDB's memtable to disk at once."""
 POLL_CHUNK = 2000
 """Records a standby reads at a time."""
 PROGRESS_EVERY = 100_000
@@ -103,13 +105,20 @@ class Folder:
             if count % PROGRESS_EVERY == 0:
                 log.info("msg=Replaying journal events=%d seq=%d", self.folded + count, event.seq)
             if pending.count >= FOLD_CHUNK:
-                self.table.write(pending, last_offset, command_offset)
+                self._write(pending, last_offset, command_offset)
                 pending = PendingWrites()
                 if overlay.cached > FOLD_CACHE:
                     overlay = Overlay(self.table, keep_changes=False)
-        self.table.write(pending, last_offset, command_offset)
+        self._write(pending, last_offset, command_offset)
         self.folded += count
         return count
+
+    def _write(self, pending: PendingWrites, last_offset: int, command_offset: int) -> None:
+        self.table.write(pending, last_offset, command_offset)
+        if len(pending.pipelines) >= FLUSH_PIPELINES:
+            # One write batch that large sits in RocksDB's memtable, whatever its configured
+            # size, until the memtable is flushed: flush it now rather than keep it resident.
+            self.table.flush()
 
 
 def catch_up(settings: Settings, table: StateTable, consumer: Consumer) -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from confluent_kafka import Consumer
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from coordinator.domain.model import PipelineInfo
 from coordinator.domain.view import AppliedCommand
@@ -253,11 +253,16 @@ def _parse_chunk(raw: bytes) -> tuple[list[PipelineInfo], list[AppliedCommand]]:
 
 
 class _PipelinesChunk(BaseModel):
+    # Only field names go to pydantic-core's string cache: see codec's _EVENT_ADAPTER.
+    model_config = ConfigDict(cache_strings="keys")
+
     kind: Literal["pipelines"]
     items: list[PipelineInfo]
 
 
 class _AppliedChunk(BaseModel):
+    model_config = ConfigDict(cache_strings="keys")
+
     kind: Literal["applied"]
     items: list[AppliedCommand]
 
