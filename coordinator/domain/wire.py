@@ -63,6 +63,9 @@ class WireModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
+        # Field names only in pydantic-core's string cache (16,384 strings): cached ids and
+        # timestamps read during a long fold would each keep an allocator arena alive after it.
+        cache_strings="keys",
     )
 
     def to_json(self) -> bytes:

@@ -258,6 +258,14 @@ class StateTable:
     def flush(self) -> None:
         self._db.flush()
 
+    def reopen(self) -> None:
+        """Open the table's files again after ``close`` (another process wrote them meanwhile)."""
+        if self._closed:
+            self._db = Rdict(str(self.path), _options())
+            self._closed = False
+        raw = self._db.get(META)
+        self._meta = TableMeta.model_validate_json(raw) if raw is not None else TableMeta()
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True

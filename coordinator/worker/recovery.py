@@ -49,6 +49,8 @@ FOLD_CACHE = 500_000
 commands); over this, it starts reading the table afresh."""
 FLUSH_PIPELINES = 20_000
 """A write of this many pipelines is flushed from RocksDB's memtable to disk at once."""
+CHILD_FOLD_EVENTS = 100_000
+"""A fold of more journal offsets than this runs in a child process (see ``catch_up``)."""
 POLL_CHUNK = 2000
 """Records a standby reads at a time."""
 PROGRESS_EVERY = 100_000
@@ -104,10 +106,11 @@ class Folder:
             count += 1
             if count % PROGRESS_EVERY == 0:
                 log.info("msg=Replaying journal events=%d seq=%d", self.folded + count, event.seq)
-            if pending.count >= FOLD_CHUNK:
+            full = overlay.cached >= FOLD_CACHE
+            if full or pending.count >= FOLD_CHUNK:
                 self._write(pending, last_offset, command_offset)
                 pending = PendingWrites()
-                if overlay.cached > FOLD_CACHE:
+                if full:
                     overlay = Overlay(self.table, keep_changes=False)
         self._write(pending, last_offset, command_offset)
         self.folded += count
@@ -121,15 +124,27 @@ class Folder:
             self.table.flush()
 
 
-def catch_up(settings: Settings, table: StateTable, consumer: Consumer) -> int:
+def catch_up(
+    settings: Settings,
+    table: StateTable,
+    consumer: Consumer,
+    *,
+    may_fork: bool = True,
+) -> int:
     """Fold every committed event after the table's position; check the table first.
 
     The event at the table's own offset must carry the table's ``seq``: otherwise the table
     belongs to another journal (a recreated topic, another cluster) and ``RecoveryError`` says so.
+    More than ``CHILD_FOLD_EVENTS`` journal offsets are folded by a child process if ``may_fork``
+    (``coordinator.worker.replay``), so that this process never holds a long fold's peak.
     """
     topic = settings.topics.events
     low, high = watermarks(consumer, topic)
     start = table.events_offset
+    if may_fork and high - max(low, start) > CHILD_FOLD_EVENTS:
+        from coordinator.worker.replay import fold_in_child  # it imports this module
+
+        return fold_in_child(settings, table)
     if start < 0:
         if low > 0:
             raise RecoveryError(
