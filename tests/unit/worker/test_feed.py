@@ -279,7 +279,33 @@ def test_one_batch_outstanding_and_the_next_gathers_what_arrived_meanwhile() -> 
     assert len(h.batches) == 2  # still outstanding
 
 
-def test_a_full_batch_waiting_pauses_the_partition_until_there_is_room() -> None:
+def test_a_full_batch_waiting_briefly_takes_nothing_more_and_does_not_pause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A pause empties librdkafka's prefetch queue and costs about a second to recover from.
+    monkeypatch.setattr(feed_module, "PAUSE_AFTER_SECONDS", 3600.0)
+    h = Harness(batch_max=2)
+    h.consumer.add(*range(8))
+    h.start_reading(0)
+    h.step(2)  # gathers [0, 1], delivers it
+    pauses_before = len(h.consumer.pauses)  # the pause of the assignment
+    h.step(2)  # gathers [2, 3]: batch_max records wait
+    h.step(5)
+    assert h.consumer.pauses[pauses_before:] == []
+    assert not h.consumer.paused
+    assert h.delivered_offsets() == [[0, 1]]
+    assert [item.offset for item in h.feed._pending] == [2, 3]  # nothing more was taken
+
+    h.feed.batch_done()
+    h.run_acking(6)
+    assert h.delivered_offsets() == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert h.consumer.pauses[pauses_before:] == []
+
+
+def test_a_full_batch_waiting_long_pauses_the_partition_until_there_is_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(feed_module, "PAUSE_AFTER_SECONDS", 0.0)
     h = Harness(batch_max=2)
     h.consumer.add(*range(6))
     h.start_reading(0)
