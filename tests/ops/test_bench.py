@@ -103,3 +103,22 @@ def test_the_hot_path_measurement_runs_the_worker_batch_code() -> None:
     assert figures, result.stdout
     worker, baseline = (int(figures.group(n).replace(",", "")) for n in (1, 2))
     assert worker > 0 and baseline > 0
+
+
+def test_the_fold_measurement_runs_the_recovery_fold() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.fold", "--pipelines", "50", "--events", "600"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = re.search(
+        r"worker fold ([\d,]+) events/s .* baseline json.loads ([\d,]+)/s; ratio ([\d.]+)x",
+        result.stdout,
+    )
+    assert figures, result.stdout
+    worker, baseline = (int(figures.group(n).replace(",", "")) for n in (1, 2))
+    assert worker > 0 and baseline > 0
