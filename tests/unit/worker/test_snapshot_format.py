@@ -47,7 +47,7 @@ def written(table: StateTable, header_change: dict[str, Any] | None = None) -> S
         for out in run.next_records(budget=600):
             value = out.value
             assert value is not None
-            if out.key.endswith(b"/0-header") and header_change is not None:
+            if (out.key or b"").endswith(b"/0-header") and header_change is not None:
                 header = json.loads(value)
                 for name, changed in header_change.items():
                     if changed is ...:
