@@ -69,6 +69,7 @@ class OutRecord:
     value: bytes | None
     headers: Headers = field(default_factory=list)
     is_event: bool = False
+    is_reply: bool = False
 
 
 PROGRESS_KEY = b"progress"
@@ -126,8 +127,10 @@ class JournalWriter:
         self._client_id = client_id
         self._producer_factory = producer_factory or confluent_producer
         self._producer: TransactionalProducer | None = None
+        self._replies: TransactionalProducer | None = None
         self._event_offsets: list[int] = []
         self._rejected: dict[str, str] = {}
+        self._failures: list[KafkaError] = []
 
     def start(self, timeout: float = 60.0) -> None:
         """Initialise transactions: from here on, any previous owner is fenced."""
@@ -182,7 +185,58 @@ class JournalWriter:
             self._handle(producer, exc)
         return max(self._event_offsets) if self._event_offsets else None
 
-    def _produce(self, producer: TransactionalProducer, record: OutRecord) -> None:
+    def write_replies(self, records: Sequence[OutRecord], timeout: float = 30.0) -> None:
+        """Produce replies outside any transaction (idempotent, acknowledged by all replicas).
+
+        For answers that change nothing: they need no transaction, and may repeat. Raises
+        ``RetryBatch`` when some were not delivered (``rejected`` names the topics that refused
+        for good), ``WriterBrokenError`` when the producer failed fatally.
+        """
+        producer = self._reply_producer()
+        self._rejected = {}
+        self._failures = []
+        for record in records:
+            self._produce(producer, record, self._on_reply_delivery)
+        if producer.flush(timeout) > 0:
+            producer.purge()
+            producer.poll(0)
+            raise RetryBatch(f"replies not delivered within {timeout:.0f} s")
+        for error in self._failures:
+            if error.fatal():
+                raise WriterBrokenError(f"the reply producer failed fatally: {error.str()}")
+        if self._rejected or self._failures:
+            reasons = ", ".join(sorted({error.str() for error in self._failures}))
+            raise RetryBatch(f"replies not delivered: {reasons}", dict(self._rejected))
+
+    def _reply_producer(self) -> TransactionalProducer:
+        if self._producer is None:
+            raise JournalError("the journal writer is not started")
+        if self._replies is None:
+            self._replies = self._producer_factory(
+                {
+                    **self._settings.kafka_base(),
+                    "client.id": f"{self._client_id}-replies",
+                    "enable.idempotence": True,
+                    "linger.ms": 0,
+                    "message.timeout.ms": 60_000,
+                    "message.max.bytes": 8 * 1024 * 1024,
+                    "compression.type": "lz4",
+                }
+            )
+        return self._replies
+
+    def _on_reply_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failures.append(error)
+            if error.code() in _RECORD_REJECTIONS:
+                self._rejected[message.topic() or "?"] = error.str()
+
+    def _produce(
+        self,
+        producer: TransactionalProducer,
+        record: OutRecord,
+        report: DeliveryReport | None = None,
+    ) -> None:
         while True:
             try:
                 producer.produce(
@@ -190,7 +244,7 @@ class JournalWriter:
                     value=record.value,
                     key=record.key,
                     headers=record.headers,
-                    on_delivery=self._on_delivery,
+                    on_delivery=report or self._on_delivery,
                 )
             except BufferError:
                 producer.poll(0.05)
@@ -232,6 +286,12 @@ class JournalWriter:
         return self._producer
 
     def close(self) -> None:
+        if self._replies is not None:
+            replies, self._replies = self._replies, None
+            try:
+                replies.flush(5.0)
+            except Exception as exc:  # noqa: BLE001 - closing never raises
+                log.debug("msg=Reply producer closed with an error error=%s", quote(str(exc)))
         if self._producer is not None:
             producer, self._producer = self._producer, None
             # Whatever is still queued belongs to a transaction that will not be committed. A

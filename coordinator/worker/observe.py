@@ -7,8 +7,9 @@ set (a labelled child costs a lock and a lookup each time it is touched).
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from coordinator.domain.commands import (
     CheckResourceAvailability,
@@ -21,8 +22,9 @@ from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refus
 from coordinator.domain.model import Summary
 from coordinator.domain.replies import ErrorCode
 from coordinator.logs import quote
+from coordinator.worker.feed import FeedItem
 from coordinator.worker.metrics import Metrics
-from coordinator.worker.processing import Outcome
+from coordinator.worker.processing import BatchResult, Outcome
 
 log = logging.getLogger("coordinator")
 
@@ -62,6 +64,25 @@ class BatchCounts:
         ):
             if count:
                 counter.inc(count)
+
+
+def observe_commit(
+    result: BatchResult, items: Sequence[FeedItem], metrics: Metrics, summary: Summary
+) -> None:
+    """Log and count a batch that has committed: its commands, their latency, the state after."""
+    now = time.time()
+    for item in items:
+        metrics.latency.observe(max(0.0, now - item.timestamp))
+    observe_batch(result.outcomes, metrics)
+    metrics.batches.inc()
+    metrics.observe_summary(summary)
+    log.debug(
+        "msg=Batch committed commands=%d events=%d records=%d seq=%d",
+        len(items),
+        len(result.changes),
+        len(result.records),
+        summary.seq,
+    )
 
 
 def observe_batch(outcomes: Iterable[Outcome], metrics: Metrics) -> None:

@@ -30,9 +30,9 @@ from coordinator.domain.model import Summary
 from coordinator.domain.replies import ErrorCode, ErrorInfo, Reply, error_reply, ok_reply
 from coordinator.domain.state import Change, change_for
 from coordinator.domain.validation import reply_topic_problem
+from coordinator.domain.view import StateView
 from coordinator.kafka.writer import Headers, OutRecord
 from coordinator.store.overlay import Overlay
-from coordinator.store.table import StateTable
 
 DEAD_LETTER_VALUE_BYTES = 4 * 1024 * 1024
 """Most of a command's bytes a dead letter holds (the dead-letter topic takes 5 MiB)."""
@@ -113,7 +113,7 @@ class BatchBuilder:
     def __init__(
         self,
         settings: Settings,
-        table: StateTable,
+        base: StateView,
         context: Context,
         reply_topic_exists: Callable[[str], bool],
         reply_topic_refusal: Callable[[str], str | None] = lambda _topic: None,
@@ -121,7 +121,7 @@ class BatchBuilder:
         self.settings = settings
         self.topics = settings.topics
         self.context = context
-        self.overlay = Overlay(table)
+        self.overlay = Overlay(base)
         self.reply_topic_exists = reply_topic_exists
         self.reply_topic_refusal = reply_topic_refusal
         self.result = BatchResult()
@@ -278,6 +278,7 @@ class BatchBuilder:
                 key=key,
                 value=value,
                 headers=[("content-type", b"application/json")],
+                is_reply=True,
             )
         )
 

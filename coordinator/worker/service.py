@@ -3,11 +3,12 @@
 Every worker recovers its table, then follows the journal as a hot standby (``StandbyFollower``).
 The worker whose command feed is assigned the commands partition takes over: it initialises the
 journal writer (fencing any former owner), folds the last events in, reads from the progress
-topic which commands are done, and has the feed deliver from there. Batches (``BatchCommitter``),
-snapshot chunks (``Snapshotter``) and role changes are serialised by one lock, so the writer has
-one transaction open at a time. Delivery is at-least-once (nothing is committed to the consumer
-group); processing is effectively once, because a batch's effects and its offset are committed in
-one transaction and commands below the committed offset are skipped.
+topic which commands are done, and has the feed deliver from there. Batches (``BatchCommitter``)
+go through a ``CommitPipeline``, which decides one while the one before it commits; the batches,
+snapshot chunks (``Snapshotter``) and role changes are serialised by its lock, and each
+transaction starts once the one before has committed. Delivery is at-least-once (nothing is
+committed to the consumer group); processing is effectively once, because a batch's effects and
+its offset are committed in one transaction and commands below the committed offset are skipped.
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ from typing import Any, NoReturn
 from confluent_kafka.admin import AdminClient
 
 from coordinator.config import Settings
-from coordinator.errors import FencedError, WriterBrokenError
 from coordinator.kafka import admin as kafka_admin
 from coordinator.kafka.writer import JournalWriter, OutRecord
 from coordinator.store.table import StateTable
-from coordinator.worker.committer import EXIT_JOURNAL_FAILURE, BatchCommitter, exit_now
+from coordinator.worker.committer import (
+    EXIT_JOURNAL_FAILURE,
+    BatchCommitter,
+    exit_now,
+)
 from coordinator.worker.feed import CommandBatch, CommandFeed, FeedItem
+from coordinator.worker.inflight import CommitPipeline
 from coordinator.worker.lag import CommandsLag
 from coordinator.worker.memory import collect_less_often, release_memory, tune_collector
 from coordinator.worker.metrics import Metrics
-from coordinator.worker.observe import observe_batch
+from coordinator.worker.observe import observe_commit
 from coordinator.worker.processing import BatchResult
 from coordinator.worker.recovery import (
     RecoveryReport,
@@ -78,7 +83,12 @@ class CoordinatorService:
         self._admin_client: AdminClient | None = None
         reply_topics = ReplyTopics(self._reply_topic_names, settings.reply_topic_wait_ms / 1e3)
         self.committer = BatchCommitter(
-            settings, self.table, reply_topics, write=self._write, exit_process=exit_process
+            settings,
+            self.table,
+            reply_topics,
+            write=self._write,
+            write_replies=self._write_replies,
+            exit_process=exit_process,
         )
         self.snapshots = Snapshotter(
             settings, self.table, self.metrics, self._threads, admin=self._admin, spawn=self._spawn
@@ -91,7 +101,14 @@ class CoordinatorService:
             spawn=self._spawn,
             following=lambda: self.roles.role is Role.STANDBY,
         )
-        self._lock = asyncio.Lock()
+        self._pipeline = CommitPipeline(
+            self.committer,
+            self.table,
+            committed=self._applied,
+            step_down=self._step_down,
+            exit_process=exit_process,
+            spawn=self._spawn,
+        )
         self._recovered = asyncio.Event()
         self._takeover_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -119,6 +136,9 @@ class CoordinatorService:
         self, writer: JournalWriter, records: Sequence[OutRecord], next_offset: int | None
     ) -> int | None:
         return await self._threads.on_writer(writer.write, records, next_offset)
+
+    async def _write_replies(self, writer: JournalWriter, records: Sequence[OutRecord]) -> None:
+        await self._threads.on_writer(writer.write_replies, records)
 
     def _serving_writer(self) -> JournalWriter | None:
         """The journal writer, while this worker serves (snapshot chunks need one)."""
@@ -158,7 +178,8 @@ class CoordinatorService:
         self.roles.enter(Role.STANDBY)
         self._recovered.set()
         self._spawn(
-            self.snapshots.pump(self._lock, self._serving_writer, self._step_down), "snapshot-pump"
+            self.snapshots.pump(self._pipeline.exclusive, self._serving_writer, self._step_down),
+            "snapshot-pump",
         )
         if self.settings.stall_restart_seconds > 0:
             self._spawn(self._watchdog(), "watchdog")
@@ -169,10 +190,11 @@ class CoordinatorService:
 
     async def stop(self) -> None:
         self.roles.enter(Role.STOPPED)
+        self._pipeline.stopped = True
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        async with self._lock:
+        async with self._pipeline.exclusive():
             await self._close_writer(also_kept=True)
         self.table.flush()
         self.table.close()
@@ -193,7 +215,7 @@ class CoordinatorService:
         self._spawn(self._release(lost), "release")
 
     async def _release(self, lost: bool) -> None:
-        async with self._lock:
+        async with self._pipeline.exclusive():
             if self.roles.role in (Role.ACTIVE, Role.TAKING_OVER):
                 # A lost session (a long broker outage, a long pause) usually comes back to this
                 # worker: keep the writer, so that taking over again needs one transaction only.
@@ -211,7 +233,7 @@ class CoordinatorService:
         while self.owns_partition and self.roles.role is not Role.ACTIVE:
             started = time.monotonic()
             try:
-                async with self._lock:
+                async with self._pipeline.exclusive():
                     if not self.owns_partition or self.roles.role is Role.STOPPED:
                         return
                     await self._become_active()
@@ -321,63 +343,52 @@ class CoordinatorService:
     # -- applying commands ------------------------------------------------------------------
 
     async def handle(self, batch: CommandBatch) -> None:
-        """Apply one batch from the command feed; return once it is committed or dropped.
+        """Decide one batch from the command feed and start its commit; return once started.
 
-        A batch of an earlier generation (read before a step-down) is dropped: the take-over
-        that followed reads those commands again from the progress topic's offset. Nothing else
-        may escape from here; an error that is not handled below ends the process, and its
-        restart resumes after the last committed command.
+        Its transaction starts once the batch before it has committed (``InFlight``); the feed
+        delivers the next batch meanwhile, which is decided on the state this one leaves. A
+        batch of an earlier generation (read before a step-down) is dropped: the take-over that
+        followed reads those commands again from the progress topic's offset. Nothing else may
+        escape from here; an error that is not handled below ends the process, and its restart
+        resumes after the last committed command.
         """
         try:
-            async with self._lock:
-                writer = self._writer
-                if batch.generation != self._generation or writer is None:
-                    return
-                if self.roles.role is not Role.ACTIVE:
-                    return
-                try:
-                    await self._apply(writer, batch.items)
-                except (FencedError, WriterBrokenError) as exc:
-                    await self._step_down(f"fenced: {exc}")
-                except asyncio.CancelledError:
-                    raise
-                except BaseException:
-                    log.critical("msg=Batch failed unexpectedly; exiting", exc_info=True)
-                    self._exit(EXIT_JOURNAL_FAILURE)
+            async with self._pipeline.lock:
+                await self._decide_and_start(batch)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.critical("msg=Batch failed unexpectedly; exiting", exc_info=True)
+            self._exit(EXIT_JOURNAL_FAILURE)
         finally:
             if self.feed is not None:
                 self.feed.batch_done()
 
-    async def _apply(self, writer: JournalWriter, items: Sequence[FeedItem]) -> None:
-        assert self.next_offset is not None
-        fresh = [item for item in items if item.offset >= self.next_offset]
+    def _may_apply(self, batch: CommandBatch) -> bool:
+        return (
+            batch.generation == self._generation
+            and self._writer is not None
+            and self.roles.role is Role.ACTIVE
+        )
+
+    async def _decide_and_start(self, batch: CommandBatch) -> None:
+        writer = self._writer
+        if not self._may_apply(batch) or writer is None or self.next_offset is None:
+            return
+        start = self._pipeline.next_offset(self.next_offset)
+        fresh = [item for item in batch.items if item.offset >= start]
         if not fresh:
             return
-        if fresh[0].offset > self.next_offset:
+        if fresh[0].offset > start:
             # Compaction and transaction markers leave gaps in the offsets; worth a note only.
-            log.debug(
-                "msg=Commands offsets skip expected=%d got=%d", self.next_offset, fresh[0].offset
-            )
-        result = await self.committer.commit(writer, fresh)
-        self._applied(result, fresh)
+            log.debug("msg=Commands offsets skip expected=%d got=%d", start, fresh[0].offset)
+        await self._pipeline.run(fresh, writer, lambda: self._may_apply(batch))
 
     def _applied(self, result: BatchResult, items: Sequence[FeedItem]) -> None:
         assert result.next_offset is not None
         self.next_offset = result.next_offset
         self._last_progress = time.monotonic()
-        now = time.time()
-        for item in items:
-            self.metrics.latency.observe(max(0.0, now - item.timestamp))
-        observe_batch(result.outcomes, self.metrics)
-        self.metrics.batches.inc()
-        self.metrics.observe_summary(self.table.summary)
-        log.debug(
-            "msg=Batch committed commands=%d events=%d records=%d seq=%d",
-            len(items),
-            len(result.changes),
-            len(result.records),
-            self.table.summary.seq,
-        )
+        observe_commit(result, items, self.metrics, self.table.summary)
         self.snapshots.maybe_start()
 
     # -- liveness ----------------------------------------------------------------------------
@@ -388,7 +399,7 @@ class CoordinatorService:
     @property
     def busy(self) -> bool:
         """A batch, a snapshot chunk or a role change is under way."""
-        return self._lock.locked()
+        return self._pipeline.busy
 
     @property
     def seconds_since_progress(self) -> float:

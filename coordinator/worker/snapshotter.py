@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,17 +92,17 @@ class Snapshotter:
 
     async def pump(
         self,
-        lock: asyncio.Lock,
+        exclusive: Callable[[], AbstractAsyncContextManager[None]],
         serving_writer: Callable[[], JournalWriter | None],
         step_down: Callable[[str], Awaitable[None]],
     ) -> None:
-        """Write the snapshot in progress one chunk per transaction, between batches (under
-        ``lock``, which batches hold too), while the worker serves."""
+        """Write the snapshot in progress one chunk per transaction, between batches (each
+        under ``exclusive()``: no batch deciding or committing), while the worker serves."""
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
             while True:
-                async with lock:
+                async with exclusive():
                     writer = serving_writer()
                     if not self.in_progress or writer is None:
                         break

@@ -78,6 +78,8 @@ class FakeProducer:
     deliver_on_commit: bool = True
     on_commit: Callable[[], None] | None = None
     commit_timeouts: list[float] = field(default_factory=list)
+    stuck: bool = False
+    """Nothing is ever delivered (a broker that is away)."""
     _pending: list[tuple[DeliveryReport, Message]] = field(default_factory=list)
     _offsets: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 40))
 
@@ -141,8 +143,12 @@ class FakeProducer:
         self._pending.clear()
 
     def flush(self, timeout: float = -1, /) -> int:
+        """Deliver what is queued; returns, like librdkafka's, how many are still queued."""
         self._call("flush")
-        return self._deliver()
+        if self.stuck:
+            return len(self._pending)
+        self._deliver()
+        return 0
 
 
 class FakeClock:
@@ -490,3 +496,88 @@ def test_the_default_factory_builds_a_confluent_producer() -> None:
     producer = confluent_producer({"bootstrap.servers": "127.0.0.1:1"})
     assert isinstance(producer, Producer)
     assert producer.flush(0) == 0
+
+
+# -- answers without a transaction ------------------------------------------------------------
+
+
+def with_reply_producer() -> tuple[JournalWriter, FakeProducer, FakeProducer]:
+    """A started writer whose reply producer (made at its first ``write_replies``) is a fake."""
+    journal, replies = FakeProducer(), FakeProducer()
+    made = iter([journal, replies])
+
+    def factory(config: dict[str, object]) -> FakeProducer:
+        fake = next(made)
+        fake.config = config
+        return fake
+
+    writer = JournalWriter(SETTINGS, "worker-1", factory)
+    writer.start(5.0)
+    return writer, journal, replies
+
+
+def test_replies_are_produced_by_an_idempotent_producer_outside_any_transaction() -> None:
+    writer, journal, replies = with_reply_producer()
+
+    writer.write_replies([reply(), reply()])
+    writer.write_replies([reply()])
+
+    assert replies.calls == ["produce", "produce", "flush", "produce", "flush"]
+    assert replies.config["enable.idempotence"] is True
+    assert "transactional.id" not in replies.config
+    assert replies.config["client.id"] == "worker-1-replies"
+    assert [p.topic for p in replies.produced] == [REPLY_TOPIC] * 3
+    assert journal.calls == ["init_transactions"]  # the journal's producer is not touched
+
+
+def test_replies_refused_for_good_name_their_topic() -> None:
+    writer, _journal, replies = with_reply_producer()
+    replies.delivery_errors[REPLY_TOPIC] = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+
+    with pytest.raises(RetryBatch) as caught:
+        writer.write_replies([reply()])
+
+    assert list(caught.value.rejected) == [REPLY_TOPIC]
+
+
+def test_replies_failing_transiently_are_retried_without_naming_a_topic() -> None:
+    writer, _journal, replies = with_reply_producer()
+    replies.delivery_errors[REPLY_TOPIC] = KafkaError(KafkaError._MSG_TIMED_OUT)
+
+    with pytest.raises(RetryBatch) as caught:
+        writer.write_replies([reply()])
+
+    assert caught.value.rejected == {}
+
+
+def test_replies_not_delivered_in_time_are_purged_and_retried() -> None:
+    writer, _journal, replies = with_reply_producer()
+    replies.stuck = True
+
+    with pytest.raises(RetryBatch, match="not delivered within"):
+        writer.write_replies([reply()], timeout=0.1)
+
+    assert replies.calls[-2:] == ["purge", "poll"]
+
+
+def test_a_reply_producer_failing_fatally_breaks_the_writer() -> None:
+    writer, _journal, replies = with_reply_producer()
+    replies.delivery_errors[REPLY_TOPIC] = KafkaError(KafkaError._FATAL, "fatal", fatal=True)
+
+    with pytest.raises(WriterBrokenError):
+        writer.write_replies([reply()])
+
+
+def test_replies_before_start_are_a_journal_error() -> None:
+    with pytest.raises(JournalError):
+        JournalWriter(SETTINGS, "worker-1", lambda _config: FakeProducer()).write_replies([reply()])
+
+
+def test_close_flushes_the_reply_producer_too() -> None:
+    writer, journal, replies = with_reply_producer()
+    writer.write_replies([reply()])
+
+    writer.close()
+
+    assert replies.calls[-1] == "flush"
+    assert journal.calls[-2:] == ["purge", "flush"]

@@ -42,11 +42,21 @@ class ProcessExit(Exception):  # noqa: N818 - stands in for the process ending
 
 
 class FakeWrite:
-    """The journal write: plays ``outcomes`` (exceptions) in order, then succeeds."""
+    """The journal write: plays ``outcomes`` (exceptions) in order, then succeeds.
+
+    ``replies`` stands in for the writer's ``write_replies`` (answers sent without a
+    transaction); both play the same ``outcomes``.
+    """
 
     def __init__(self, *outcomes: BaseException) -> None:
         self.outcomes = list(outcomes)
         self.calls: list[tuple[JournalWriter, list[OutRecord], int | None]] = []
+        self.reply_calls: list[list[OutRecord]] = []
+
+    async def replies(self, writer: JournalWriter, records: Sequence[OutRecord]) -> None:
+        self.reply_calls.append(list(records))
+        if self.outcomes:
+            raise self.outcomes.pop(0)
 
     async def __call__(
         self, writer: JournalWriter, records: Sequence[OutRecord], next_offset: int | None
@@ -84,6 +94,7 @@ class Harness:
             table,
             ReplyTopics(self.listing, 0.0),
             write=write,
+            write_replies=write.replies,
             exit_process=self.exit,
             sleep=self.sleep,
         )

@@ -1,29 +1,22 @@
 """The service's roles, and what it does with a batch: stepping down, taking over again, dropping.
 
-No Kafka: the command feed is a fake, the journal writer a fake, the committer's ``commit`` and
-the take-over's ``_become_active`` are replaced, and the standby follower is not started.
+The service runs without Kafka, in the rig of ``service_rig`` (fixtures in ``conftest``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
 from itertools import product
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
-from coordinator.config import Settings
 from coordinator.errors import FencedError, WriterBrokenError
 from coordinator.worker import service as service_module
-from coordinator.worker.feed import CommandBatch, CommandRecord, FeedItem
 from coordinator.worker.metrics import Metrics
-from coordinator.worker.processing import BatchResult
 from coordinator.worker.roles import READY_ROLES, Role, RoleState
-from coordinator.worker.service import EXIT_JOURNAL_FAILURE, CoordinatorService
-
-WAIT = 5.0
+from coordinator.worker.service import EXIT_JOURNAL_FAILURE
+from tests.unit.worker.service_rig import WAIT, Rig
 
 
 def gauges(metrics: Metrics) -> tuple[float | None, float | None]:
@@ -76,135 +69,9 @@ def test_nothing_leaves_stopped(role: Role) -> None:
 # -- the service ------------------------------------------------------------------------------
 
 
-class ProcessExit(Exception):  # noqa: N818 - stands in for the process ending
-    pass
-
-
-class FakeFeed:
-    def __init__(self, owns: bool = True) -> None:
-        self.owns_partition = owns
-        self.calls: list[tuple[str, int | None]] = []
-        self._generation = 0
-
-    def read_from(self, offset: int) -> int:
-        self._generation += 1
-        self.calls.append(("read_from", offset))
-        return self._generation
-
-    def stop_reading(self) -> None:
-        self._generation += 1
-        self.calls.append(("stop_reading", None))
-
-    def batch_done(self) -> None:
-        self.calls.append(("batch_done", None))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-
-class FakeWriter:
-    def __init__(self) -> None:
-        self.closed = 0
-
-    def close(self) -> None:
-        self.closed += 1
-
-
-class Rig:
-    """A service that is active with generation 1, a fake feed and a fake writer."""
-
-    def __init__(self, service: CoordinatorService, exits: list[int]) -> None:
-        self.service = service
-        self.exits = exits
-        self.feed = FakeFeed()
-        self.writer = FakeWriter()
-        self.commits: list[list[FeedItem]] = []
-        self.commit_error: BaseException | None = None
-        self.become_active_calls = 0
-        self.standby_starts = 0
-        self.reactivated = asyncio.Event()
-
-        service.feed = self.feed  # type: ignore[assignment]
-        service._writer = self.writer  # type: ignore[assignment]
-        service.next_offset = 0
-        service._recovered.set()
-        service.roles.enter(Role.ACTIVE)
-        service._generation = self.feed.read_from(0)
-        service.committer.commit = self.commit  # type: ignore[method-assign]
-        service._become_active = self.become_active  # type: ignore[method-assign]
-        service.standby.start = self.start_standby  # type: ignore[method-assign]
-
-    async def commit(self, writer: Any, items: Sequence[FeedItem]) -> BatchResult:
-        assert writer is self.writer
-        self.commits.append(list(items))
-        if self.commit_error is not None:
-            raise self.commit_error
-        return BatchResult(next_offset=items[-1].offset + 1)
-
-    async def become_active(self) -> None:
-        """What a take-over ends with: a new writer, delivery from ``next_offset``, active."""
-        self.become_active_calls += 1
-        service = self.service
-        assert service.next_offset is not None
-        service.roles.enter(Role.TAKING_OVER)
-        self.writer = FakeWriter()
-        service._writer = self.writer  # type: ignore[assignment]
-        service._generation = self.feed.read_from(service.next_offset)
-        service.roles.enter(Role.ACTIVE)
-        self.reactivated.set()
-
-    def start_standby(self) -> None:
-        self.standby_starts += 1
-
-    def batch(self, *offsets: int, generation: int | None = None) -> CommandBatch:
-        items = [CommandRecord(o, b"k", b"{}", timestamp=0.0) for o in offsets]
-        return CommandBatch(self.service._generation if generation is None else generation, items)
-
-
-def exit_recorder(exits: list[int]) -> Callable[[int], NoReturn]:
-    def exit_process(code: int) -> NoReturn:
-        exits.append(code)
-        raise ProcessExit(code)
-
-    return exit_process
-
-
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Callable[[Callable[[Rig], Awaitable[None]]], None]]:
-    """Runs ``body(rig)`` on an event loop, with a fresh service, and cleans up after it."""
-    opened: list[CoordinatorService] = []
-
-    def run(body: Callable[[Rig], Awaitable[None]]) -> None:
-        async def main() -> None:
-            exits: list[int] = []
-            service = CoordinatorService(
-                Settings(data_dir=tmp_path, topic_prefix="servicetest"),
-                exit_process=exit_recorder(exits),
-            )
-            opened.append(service)
-            try:
-                await body(Rig(service, exits))
-            finally:
-                for task in list(service._background):
-                    task.cancel()
-                await asyncio.gather(*service._background, return_exceptions=True)
-
-        asyncio.run(main())
-
-    yield run
-    for service in opened:
-        service.table.close()
-        service._threads.shutdown()
-
-
-@pytest.fixture
-def no_retake_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service_module, "RETAKE_DELAY_SECONDS", 0.0)
-
-
 def test_a_batch_of_the_current_generation_is_committed(scenario: Any) -> None:
     async def body(rig: Rig) -> None:
-        await rig.service.handle(rig.batch(0, 1, 2))
+        await rig.handle(rig.batch(0, 1, 2))
 
         assert [[i.offset for i in items] for items in rig.commits] == [[0, 1, 2]]
         assert rig.service.next_offset == 3
@@ -227,10 +94,10 @@ def test_a_step_down_while_owning_the_partition_takes_over_again(
         old_generation = rig.service._generation
         rig.commit_error = error
 
-        await rig.service.handle(rig.batch(0))
+        await rig.handle(rig.batch(0))
 
-        # Stepped down at once...
-        assert rig.feed.names()[-2:] == ["stop_reading", "batch_done"]
+        # Stepped down once the commit failed...
+        assert rig.feed.names()[-2:] == ["batch_done", "stop_reading"]
         assert old_writer.closed == 1
         assert rig.service._kept_writer is None  # a fenced writer is not kept
         assert rig.standby_starts == 1
@@ -248,9 +115,9 @@ def test_a_step_down_while_owning_the_partition_takes_over_again(
 
         # A batch read before the step-down is dropped; one read after it is committed.
         rig.commit_error = None
-        await rig.service.handle(rig.batch(0, generation=old_generation))
+        await rig.handle(rig.batch(0, generation=old_generation))
         assert len(rig.commits) == 1
-        await rig.service.handle(rig.batch(0))
+        await rig.handle(rig.batch(0))
         assert len(rig.commits) == 2
         assert rig.service.next_offset == 1
 
@@ -270,7 +137,7 @@ def test_the_take_over_again_waits_the_retake_delay(scenario: Any) -> None:
         rig.service._take_over = take_over  # type: ignore[method-assign]
         rig.commit_error = FencedError("fenced")
 
-        await rig.service.handle(rig.batch(0))
+        await rig.handle(rig.batch(0))
 
         await asyncio.wait_for(called.wait(), WAIT)
         assert rig.service.role is Role.STANDBY
@@ -287,7 +154,7 @@ def test_a_step_down_without_the_partition_schedules_no_take_over(
         rig.feed.owns_partition = False  # revoked while the commit was in flight
         rig.commit_error = error
 
-        await rig.service.handle(rig.batch(0))
+        await rig.handle(rig.batch(0))
         for _ in range(10):
             await asyncio.sleep(0)
 
@@ -295,7 +162,7 @@ def test_a_step_down_without_the_partition_schedules_no_take_over(
         assert rig.become_active_calls == 0
         assert rig.service.role is Role.STANDBY
         assert rig.standby_starts == 1
-        assert rig.feed.names()[-2:] == ["stop_reading", "batch_done"]
+        assert rig.feed.names()[-2:] == ["batch_done", "stop_reading"]
 
     scenario(body)
 
@@ -304,8 +171,8 @@ def test_a_batch_of_an_older_generation_is_dropped(scenario: Any) -> None:
     async def body(rig: Rig) -> None:
         current = rig.service._generation
 
-        await rig.service.handle(rig.batch(0, 1, generation=current - 1))
-        await rig.service.handle(rig.batch(0, 1, generation=current + 1))
+        await rig.handle(rig.batch(0, 1, generation=current - 1))
+        await rig.handle(rig.batch(0, 1, generation=current + 1))
 
         assert rig.commits == []
         assert rig.feed.names().count("batch_done") == 2
@@ -319,10 +186,10 @@ def test_a_batch_is_dropped_without_a_writer_or_when_not_active(scenario: Any) -
     async def body(rig: Rig) -> None:
         service = rig.service
         service.roles.enter(Role.TAKING_OVER)
-        await service.handle(rig.batch(0))
+        await rig.handle(rig.batch(0))
         service.roles.enter(Role.ACTIVE)
         service._writer = None
-        await service.handle(rig.batch(0))
+        await rig.handle(rig.batch(0))
 
         assert rig.commits == []
         assert rig.feed.names().count("batch_done") == 2
@@ -336,7 +203,7 @@ def test_a_batch_after_a_revocation_is_dropped(scenario: Any) -> None:
         rig.feed.owns_partition = False
         rig.service.partition_revoked(lost=False)
 
-        await rig.service.handle(batch)
+        await rig.handle(batch)
 
         assert rig.commits == []
         assert rig.feed.names()[-1] == "batch_done"
@@ -372,8 +239,7 @@ def test_an_unexpected_error_ends_the_process_and_still_releases_the_batch(
     async def body(rig: Rig) -> None:
         rig.commit_error = RuntimeError("a bug")
 
-        with pytest.raises(ProcessExit):
-            await rig.service.handle(rig.batch(0))
+        await rig.handle(rig.batch(0))
 
         assert rig.exits == [EXIT_JOURNAL_FAILURE]
         assert rig.feed.names()[-1] == "batch_done"
