@@ -90,12 +90,25 @@ class SnapshotRun:
         return OutRecord(self.topic, snapshot_key(self.seq, part).encode(), value)
 
     def next_records(self, budget: int = CHUNK_BYTES) -> list[OutRecord]:
-        """The next records to write (header, one chunk, or the footer), up to ``budget`` bytes."""
-        if self.done:
-            return []
+        """The records of the next transaction: parts in order (the header, chunks, the footer)
+        up to about ``budget`` bytes, at least one.
+
+        A small registry's snapshot is one transaction, not four: each transaction of a snapshot
+        is one that a command arriving meanwhile waits for.
+        """
+        records: list[OutRecord] = []
+        size = 0
+        while not self.done and size < budget:
+            record = self._next_part(budget - size)
+            records.append(record)
+            size += len(record.value or b"")
+        return records
+
+    def _next_part(self, budget: int) -> OutRecord:
+        """The header, the next chunk of at most about ``budget`` bytes, or the footer."""
         if not self._started:
             self._started = True
-            return [self._record("0-header", json.dumps(self.header).encode())]
+            return self._record("0-header", json.dumps(self.header).encode())
         while self._sources:
             kind, source = self._sources[0]
             items: list[bytes] = []
@@ -112,10 +125,10 @@ class SnapshotRun:
                 value = b'{"kind":"' + kind.encode() + b'","items":[' + b",".join(items) + b"]}"
                 record = self._record(f"1-chunk-{self.chunks:06d}", value)
                 self.chunks += 1
-                return [record]
+                return record
         self.done = True
         footer = {"kind": "footer", "seq": self.seq, "chunks": self.chunks, **self.counts}
-        return [self._record("2-footer", json.dumps(footer).encode())]
+        return self._record("2-footer", json.dumps(footer).encode())
 
 
 @dataclass(slots=True)
