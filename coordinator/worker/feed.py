@@ -21,7 +21,8 @@ cluster singleton. The feed:
 
 Every batch carries the generation of the ``start`` it follows: after a step-down and a new
 take-over, batches read before are recognisably stale. librdkafka reads every Kafka codec (none,
-gzip, snappy, lz4, zstd); records it cannot hand over come through as ``Unreadable``.
+gzip, snappy, lz4, zstd); records it cannot hand over come through as ``Unreadable``
+(``feed_position`` steps past them, and finds the way back when the fetch position is lost).
 """
 
 from __future__ import annotations
@@ -33,15 +34,14 @@ import time
 from collections.abc import Callable
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     KafkaError,
-    KafkaException,
     Message,
     TopicPartition,
 )
 
 from coordinator.config import Settings
 from coordinator.kafka.reader import header_list
+from coordinator.worker.feed_position import ReadPosition
 from coordinator.worker.feed_records import (
     RECORD_ERRORS,
     CommandBatch,
@@ -105,10 +105,7 @@ class CommandFeed:
         self._pending: list[FeedItem] = []
         self._last_error: str | None = None
         self._failed = False
-        self._unreadable_at: int | None = None
-        self._skip_to = 0
-        self._resume_at = 0
-        self._repositioned_to: int | None = None
+        self._position = ReadPosition(self._topic)
         """The offset reading continues from: after the last record read, or a skipped one."""
 
     # -- the event loop's side ----------------------------------------------------------------
@@ -240,7 +237,8 @@ class CommandFeed:
         for message in messages:
             error = message.error()
             if error is not None and error.code() == KafkaError._AUTO_OFFSET_RESET:
-                self._reposition(consumer, error)
+                if self._reading and self._owned:
+                    self._position.reposition(consumer, error)
                 return
             if error is not None and not self._is_record_error(message, error):
                 self._note_error(error)
@@ -253,11 +251,9 @@ class CommandFeed:
             _kind, ts = message.timestamp()
             timestamp = ts / 1000 if ts and ts > 0 else time.time()
             if error is not None:
-                self._skip_unreadable(consumer, offset, error, timestamp)
+                self._pending.append(self._position.skip(consumer, offset, error, timestamp))
                 return  # what else this call returned is stale copies of the same error
-            self._unreadable_at = None
-            self._resume_at = offset + 1
-            self._repositioned_to = None
+            self._position.read(offset)
             self._pending.append(
                 CommandRecord(
                     offset=offset,
@@ -270,65 +266,6 @@ class CommandFeed:
         if self._last_error is not None and any(m.error() is None for m in messages):
             log.info("msg=Commands readable again after error=%s", self._last_error)
             self._last_error = None
-
-    def _skip_unreadable(
-        self, consumer: ConsumerLike, offset: int, error: KafkaError, timestamp: float
-    ) -> None:
-        """Step past a record batch that librdkafka cannot hand over, and report it once.
-
-        librdkafka reports such a batch (it does not decompress, fails its CRC check, or
-        decompresses to more than ``receive.message.max.bytes``) at the batch's base offset,
-        again and again, and never moves past it by itself; the error does not say where the
-        batch ends. So the reader seeks one offset further each time the same base offset
-        comes back, until it is out of the batch (about a millisecond a step); each offset it
-        steps over is dead-lettered on its own, with the error.
-        """
-        if offset != self._unreadable_at:
-            self._unreadable_at = offset
-            self._skip_to = offset
-            log.error(
-                "msg=Unreadable command records skipped fromOffset=%d error=%s: %s",
-                offset,
-                error.name(),
-                error.str(),
-            )
-        # The error came back for the position sought last: that offset is in the bad batch.
-        at = max(self._skip_to, offset)
-        self._pending.append(Unreadable(at, error.name(), error.str(), timestamp))
-        self._skip_to = self._resume_at = at + 1
-        self._seek(consumer, self._skip_to)
-
-    def _seek(self, consumer: ConsumerLike, offset: int) -> None:
-        """Read from ``offset`` next; a partition in an error state is assigned afresh there."""
-        try:
-            consumer.seek(TopicPartition(self._topic, 0, offset))
-        except KafkaException:
-            partition = self._partition()
-            consumer.incremental_unassign([partition])
-            consumer.incremental_assign([TopicPartition(self._topic, 0, offset)])
-            consumer.resume([partition])
-
-    def _reposition(self, consumer: ConsumerLike, error: KafkaError) -> None:
-        """Go back to where reading stands after the fetch position left the partition.
-
-        librdkafka can lose its place after a batch fails its CRC check (it parses on from the
-        wrong byte and fetches at an offset read from garbage). With ``auto.offset.reset`` set
-        to ``error`` it says so instead of starting again from one end of the partition.
-        """
-        if not self._reading or not self._owned:
-            return
-        target = self._resume_at
-        if self._repositioned_to == target:
-            # That offset itself is out of range (records deleted below it): from the start of
-            # what is there; the service skips what is already applied.
-            target = OFFSET_BEGINNING
-        self._repositioned_to = target
-        log.warning(
-            "msg=Command fetch position out of range; reading again from offset=%d error=%s",
-            target,
-            error.str(),
-        )
-        self._seek(consumer, target)
 
     @staticmethod
     def _is_record_error(message: Message, error: KafkaError) -> bool:
@@ -362,10 +299,7 @@ class CommandFeed:
                 return
             if what == "read":
                 self._pending.clear()
-                # A new start position: a bad batch met before is met afresh (and reported
-                # from its base offset), not continued from where the last skip stopped.
-                self._unreadable_at = None
-                self._resume_at = offset
+                self._position.start_at(offset)
                 self._reading_generation = generation
                 if self._owned:
                     partition = self._partition()
