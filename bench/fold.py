@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.hotpath import code_for
+from bench.inprocess import add_source_options, code_for, run_inner
 from bench.journal import JournalShape, synthetic_events
 
 
@@ -71,17 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pipelines", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("-r", "--rounds", type=int, default=1, help="best of this many rounds")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--ref", help="measure the code of this git commit")
-    source.add_argument("--code", help="measure the code in this source tree")
-    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    add_source_options(parser)
     args = parser.parse_args(argv)
     if args.inner:
         print(json.dumps(measure(args.pipelines, args.events, args.rounds)))
         return 0
     tree = code_for(args.ref, args.code)
-    bench_root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), str(bench_root)]))
     # This file is run by path: an older tree's ``bench`` package, found first, has no ``fold``
     # module (and as a plain script, its own folder would come first on ``sys.path``).
     options = ["--inner", "--rounds", str(args.rounds)]
@@ -91,17 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         f"sys.argv = [{__file__!r}, *{options!r}]; "
         f"runpy.run_path({__file__!r}, run_name='__main__')"
     )
-    inner = [sys.executable, "-c", shim]
+    inner = ["-c", shim]
     print(
         f"[fold] {args.events:,} events of {args.pipelines:,} pipelines, best of {args.rounds}; "
         f"code from {tree}",
         flush=True,
     )
-    done = subprocess.run(inner, env=env, cwd=tree, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        return done.returncode
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures = run_inner(tree, inner)
+    if figures is None:
+        return 1
     print(
         f"worker fold {figures['worker']:,.0f} events/s ({1e6 / figures['worker']:.1f} us each); "
         f"baseline json.loads {figures['baseline']:,.0f}/s; "

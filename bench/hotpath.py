@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.inprocess import add_source_options, code_for, run_inner
 from bench.journal import pipeline_id, register_command, resource_command, status_command
 
 BATCH = 500
@@ -111,33 +110,18 @@ def measure(pipelines: int, updates: int, rounds: int) -> dict[str, float]:
     return {"worker": max(worker), "baseline": max(baseline)}
 
 
-def code_for(ref: str | None, code: str | None) -> Path:
-    if code is not None:
-        return Path(code).resolve()
-    if ref is None:
-        return Path(__file__).resolve().parents[1]
-    from bench.__main__ import export
-
-    return export(ref)[0]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.hotpath", description=__doc__)
     parser.add_argument("--pipelines", type=int, default=10_000)
     parser.add_argument("--updates", type=int, default=50_000)
     parser.add_argument("-r", "--rounds", type=int, default=3, help="best of this many rounds")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--ref", help="measure the code of this git commit")
-    source.add_argument("--code", help="measure the code in this source tree")
-    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    add_source_options(parser)
     args = parser.parse_args(argv)
     if args.inner:
         print(json.dumps(measure(args.pipelines, args.updates, args.rounds)))
         return 0
     tree = code_for(args.ref, args.code)
-    bench_root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tree), str(bench_root)]))
-    inner = [sys.executable, "-m", "bench.hotpath", "--inner"]
+    inner = ["-m", "bench.hotpath", "--inner"]
     inner += ["--pipelines", str(args.pipelines), "--updates", str(args.updates)]
     inner += ["--rounds", str(args.rounds)]
     print(
@@ -145,11 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         f"pipelines, best of {args.rounds}; code from {tree}",
         flush=True,
     )
-    done = subprocess.run(inner, env=env, cwd=tree, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        return done.returncode
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures = run_inner(tree, inner)
+    if figures is None:
+        return 1
     ratio = figures["worker"] / figures["baseline"]
     print(
         f"worker batch code {figures['worker']:,.0f} updates/s "
