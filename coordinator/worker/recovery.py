@@ -25,6 +25,7 @@ from coordinator.kafka.reader import (
     Record,
     assign,
     committed_consumer,
+    consume_batch,
     header,
     header_list,
     last_value,
@@ -293,7 +294,7 @@ class Follower:
     def poll(self, timeout: float = 0.5) -> list[Record]:
         """What is new, waiting up to ``timeout`` (blocking: run it off the event loop)."""
         records = []
-        for message in self.consumer.consume(POLL_CHUNK, timeout):
+        for message in consume_batch(self.consumer, POLL_CHUNK, timeout):
             error = message.error()
             if error is not None:
                 log.warning("msg=Standby read error error=%s", error.str())
