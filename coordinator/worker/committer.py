@@ -86,9 +86,15 @@ class PreparedBatch:
 
     @property
     def answers_only(self) -> bool:
-        """Nothing but replies: no event, no dead letter, nothing the journal must hold."""
-        return not self.result.changes and all(
-            not record.is_event and record.is_reply for record in self.result.records
+        """Replies and nothing else: no event, no dead letter, nothing the journal must hold.
+
+        (A batch of nothing at all, updates of unknown pipelines say, is a transaction with its
+        progress record: there is no answer to hurry, and its offsets are marked at once.)"""
+        records = self.result.records
+        return (
+            bool(records)
+            and not self.result.changes
+            and all(not record.is_event and record.is_reply for record in records)
         )
 
 
@@ -115,6 +121,8 @@ class BatchCommitter:
         self.unmarked = 0
         """Commands answered since the last transaction, whose offsets the progress topic does
         not hold yet (a take-over answers them again)."""
+        self.unmarked_to: int | None = None
+        """The commands offset up to which they were answered."""
 
     def decode(
         self, items: Sequence[FeedItem]
@@ -229,10 +237,29 @@ class BatchCommitter:
         """
         result = batch.result
         if batch.answers_only and self.unmarked + len(batch.items) <= UNMARKED_MAX:
-            if result.records:
-                await self._write_replies(writer, result.records)
+            await self._write_replies(writer, result.records)
             self.unmarked += len(batch.items)
+            self.unmarked_to = result.next_offset
             return None
         last_event = await self._write(writer, result.records, result.next_offset)
         self.unmarked = 0
+        self.unmarked_to = None
         return last_event
+
+    async def mark_answered(self, writer: JournalWriter) -> None:
+        """Mark the commands answered without a transaction done (a transaction of the progress
+        record alone). Nothing may be in flight; ``FencedError`` and ``WriterBrokenError`` are
+        the caller's, any other failure leaves them to the next transaction."""
+        if self.unmarked == 0 or self.unmarked_to is None:
+            return
+        try:
+            await self._write(writer, [], self.unmarked_to)
+        except (RetryBatch, JournalError) as exc:
+            log.warning("msg=Marking answered commands done postponed reason=%s", exc)
+            return
+        self.unmarked = 0
+
+    def forget_answered(self) -> None:
+        """A step-down: what this reign answered is no longer this worker's to mark."""
+        self.unmarked = 0
+        self.unmarked_to = None

@@ -108,6 +108,7 @@ class CoordinatorService:
             step_down=self._step_down,
             exit_process=exit_process,
             spawn=self._spawn,
+            serving_writer=self._serving_writer,
         )
         self._recovered = asyncio.Event()
         self._takeover_task: asyncio.Task[None] | None = None
@@ -320,6 +321,7 @@ class CoordinatorService:
             self.feed.stop_reading()
         self._generation = -1
         self.snapshots.abandon()
+        self.committer.forget_answered()
         if keep_writer and self._writer is not None:
             self._kept_writer, self._writer = self._writer, None
         await self._close_writer()
