@@ -121,8 +121,6 @@ class BatchCommitter:
         self.unmarked = 0
         """Commands answered since the last transaction, whose offsets the progress topic does
         not hold yet (a take-over answers them again)."""
-        self.unmarked_to: int | None = None
-        """The commands offset up to which they were answered."""
 
     def decode(
         self, items: Sequence[FeedItem]
@@ -239,27 +237,11 @@ class BatchCommitter:
         if batch.answers_only and self.unmarked + len(batch.items) <= UNMARKED_MAX:
             await self._write_replies(writer, result.records)
             self.unmarked += len(batch.items)
-            self.unmarked_to = result.next_offset
             return None
         last_event = await self._write(writer, result.records, result.next_offset)
         self.unmarked = 0
-        self.unmarked_to = None
         return last_event
-
-    async def mark_answered(self, writer: JournalWriter) -> None:
-        """Mark the commands answered without a transaction done (a transaction of the progress
-        record alone). Nothing may be in flight; ``FencedError`` and ``WriterBrokenError`` are
-        the caller's, any other failure leaves them to the next transaction."""
-        if self.unmarked == 0 or self.unmarked_to is None:
-            return
-        try:
-            await self._write(writer, [], self.unmarked_to)
-        except (RetryBatch, JournalError) as exc:
-            log.warning("msg=Marking answered commands done postponed reason=%s", exc)
-            return
-        self.unmarked = 0
 
     def forget_answered(self) -> None:
         """A step-down: what this reign answered is no longer this worker's to mark."""
         self.unmarked = 0
-        self.unmarked_to = None

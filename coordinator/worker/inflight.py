@@ -27,9 +27,6 @@ from coordinator.worker.processing import BatchResult
 
 log = logging.getLogger("coordinator")
 
-MARK_AFTER_SECONDS = 1.0
-"""Longest time commands answered without a transaction wait to be marked done."""
-
 
 class CommitPipeline:
     def __init__(
@@ -41,7 +38,6 @@ class CommitPipeline:
         step_down: Callable[[str], Awaitable[None]],
         exit_process: Callable[[int], NoReturn],
         spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]],
-        serving_writer: Callable[[], JournalWriter | None],
     ) -> None:
         self.lock = asyncio.Lock()
         self._committer = committer
@@ -50,10 +46,8 @@ class CommitPipeline:
         self._step_down = step_down
         self._exit = exit_process
         self._spawn = spawn
-        self._serving_writer = serving_writer
         self._task: asyncio.Task[None] | None = None
         self._batch: PreparedBatch | None = None
-        self._marking: asyncio.Task[None] | None = None
         self.stopped = False
         """Set on shutdown: a commit that ends is settled by whoever stops the worker."""
 
@@ -93,25 +87,6 @@ class CommitPipeline:
     async def _commit(self, writer: JournalWriter, prepared: PreparedBatch) -> None:
         result = await self._committer.finish(writer, prepared)
         self._committed(result, prepared.items)
-        if self._committer.unmarked and self._marking is None and not self.stopped:
-            self._marking = self._spawn(self._mark_answered(writer), "mark-answered")
-
-    async def _mark_answered(self, writer: JournalWriter) -> None:
-        """Commands answered without a transaction are marked done by the next one, or by one
-        of the progress record alone ``MARK_AFTER_SECONDS`` later (a pause in the stream, or
-        queries alone), so that a take-over or a reader of the progress topic is never far
-        behind."""
-        try:
-            await asyncio.sleep(MARK_AFTER_SECONDS)
-            async with self.exclusive():
-                if self._serving_writer() is writer:
-                    await self._committer.mark_answered(writer)
-        except (FencedError, WriterBrokenError) as exc:
-            async with self.lock:
-                if self._serving_writer() is writer:
-                    await self._step_down(f"fenced: {exc}")
-        finally:
-            self._marking = None
 
     def _settle_soon(self, task: asyncio.Task[None]) -> None:
         """A commit ended: settle it now unless the next batch or a role change does."""

@@ -108,7 +108,6 @@ class CoordinatorService:
             step_down=self._step_down,
             exit_process=exit_process,
             spawn=self._spawn,
-            serving_writer=self._serving_writer,
         )
         self._recovered = asyncio.Event()
         self._takeover_task: asyncio.Task[None] | None = None

@@ -153,35 +153,3 @@ def test_a_batch_of_nothing_to_answer_is_a_transaction(table: StateTable) -> Non
     [(_writer, records, next_offset)] = h.write.calls
     assert records == [] and next_offset == 1
     assert h.committer.unmarked == 0
-
-
-def test_answered_commands_are_marked_done_by_a_progress_transaction(table: StateTable) -> None:
-    h = Harness(table, FakeWrite())
-    h.commit(info(0), info(1))
-
-    asyncio.run(h.committer.mark_answered(h.writer))
-    asyncio.run(h.committer.mark_answered(h.writer))  # nothing left to mark: no transaction
-
-    [(_writer, records, next_offset)] = h.write.calls
-    assert records == [] and next_offset == 2
-    assert h.committer.unmarked == 0
-
-
-def test_a_step_down_forgets_what_it_answered(table: StateTable) -> None:
-    h = Harness(table, FakeWrite())
-    h.commit(info(0))
-
-    h.committer.forget_answered()
-    asyncio.run(h.committer.mark_answered(h.writer))
-
-    assert h.write.calls == []
-
-
-def test_marking_that_fails_is_left_to_the_next_transaction(table: StateTable) -> None:
-    h = Harness(table, FakeWrite())
-    h.commit(info(0))
-    h.write.outcomes.append(RetryBatch("aborted"))
-
-    asyncio.run(h.committer.mark_answered(h.writer))
-
-    assert h.committer.unmarked == 1

@@ -152,32 +152,3 @@ def test_a_revocation_waits_for_the_commit_in_flight(scenario: Any) -> None:
         assert rig.service.next_offset == 2  # the commit counted before stepping down
 
     scenario(body)
-
-
-def test_commands_answered_without_a_transaction_are_marked_done_soon(
-    scenario: Any, monkeypatch: Any
-) -> None:
-    from coordinator.worker import inflight
-
-    monkeypatch.setattr(inflight, "MARK_AFTER_SECONDS", 0.0)
-
-    async def body(rig: Rig) -> None:
-        committer = rig.service.committer
-        marked: list[object] = []
-
-        async def mark(writer: object) -> None:
-            marked.append(writer)
-            committer.unmarked = 0
-
-        committer.mark_answered = mark  # type: ignore[method-assign,assignment]
-        finish = rig.finish
-
-        async def answered(writer: Any, batch: Any) -> Any:
-            committer.unmarked += len(batch.items)  # as answers alone leave it
-            return await finish(writer, batch)
-
-        committer.finish = answered  # type: ignore[method-assign]
-        await rig.handle(rig.batch(0, 1))
-        await until(lambda: marked == [rig.writer])
-
-    scenario(body)
