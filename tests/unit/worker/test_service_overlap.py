@@ -24,6 +24,17 @@ async def until(condition: Any) -> None:
     await asyncio.wait_for(poll(), WAIT)
 
 
+async def second_decided_while_first_commits(rig: Rig) -> None:
+    """Batch 0 commits (held open) while batch 1 is decided; then both are settled."""
+    await rig.service.handle(rig.batch(0))
+    second = asyncio.create_task(rig.service.handle(rig.batch(1)))
+    await until(lambda: len(rig.prepares) == 2)
+
+    rig.hold.set()
+    await asyncio.wait_for(second, WAIT)
+    await rig.settled()
+
+
 def test_the_next_batch_is_decided_on_the_one_in_flight_and_written_after_it(
     scenario: Any,
 ) -> None:
@@ -79,13 +90,7 @@ def test_a_batch_decided_on_a_batch_written_otherwise_is_decided_again(scenario:
     async def body(rig: Rig) -> None:
         rig.hold = asyncio.Event()
         rig.rebuild_next = True  # the first batch's transaction aborts and is rebuilt
-        await rig.service.handle(rig.batch(0))
-        second = asyncio.create_task(rig.service.handle(rig.batch(1)))
-        await until(lambda: len(rig.prepares) == 2)
-
-        rig.hold.set()
-        await asyncio.wait_for(second, WAIT)
-        await rig.settled()
+        await second_decided_while_first_commits(rig)
 
         # Decided once on the first batch's state, then again on the table alone.
         assert [(offsets, after is None) for offsets, after in rig.prepares] == [
@@ -105,13 +110,7 @@ def test_a_batch_decided_while_the_one_before_is_fenced_is_never_written(
         rig.hold = asyncio.Event()
         rig.feed.owns_partition = False
         rig.commit_error = FencedError("another worker took over")
-        await rig.service.handle(rig.batch(0))
-        second = asyncio.create_task(rig.service.handle(rig.batch(1)))
-        await until(lambda: len(rig.prepares) == 2)
-
-        rig.hold.set()
-        await asyncio.wait_for(second, WAIT)
-        await rig.settled()
+        await second_decided_while_first_commits(rig)
 
         assert [[i.offset for i in items] for items in rig.commits] == [[0]]
         assert rig.service.role is Role.STANDBY
