@@ -1,14 +1,15 @@
 """The worker's runtime: recovery, the standby and active roles, taking over, applying batches.
 
 Every worker recovers its table, then follows the journal as a hot standby (``StandbyFollower``).
-The worker whose command feed is assigned the commands partition takes over: it initialises the
-journal writer (fencing any former owner), folds the last events in, reads from the progress
-topic which commands are done, and has the feed deliver from there. Batches (``BatchCommitter``)
-go through a ``CommitPipeline``, which decides one while the one before it commits; the batches,
-snapshot chunks (``Snapshotter``) and role changes are serialised by its lock, and each
-transaction starts once the one before has committed. Delivery is at-least-once (nothing is
-committed to the consumer group); processing is effectively once, because a batch's effects and
-its offset are committed in one transaction and commands below the committed offset are skipped.
+The worker whose command feed is assigned the commands partition takes over (``takeover``): it
+initialises the journal writer (fencing any former owner), folds the last events in, reads from
+the progress topic which commands are done, and has the feed deliver from there. Batches
+(``BatchCommitter``) go through a ``CommitPipeline``, which decides one while the one before it
+commits; the batches, snapshot chunks (``Snapshotter``) and role changes are serialised by its
+lock, and each transaction starts once the one before has committed. Delivery is at-least-once
+(nothing is committed to the consumer group); processing is effectively once, because a batch's
+effects and its offset are committed in one transaction and commands below the committed offset
+are skipped.
 """
 
 from __future__ import annotations
@@ -38,17 +39,12 @@ from coordinator.worker.memory import collect_less_often, release_memory, tune_c
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import observe_commit
 from coordinator.worker.processing import BatchResult
-from coordinator.worker.recovery import (
-    RecoveryReport,
-    announce,
-    catch_up_to_end,
-    read_progress,
-    recover,
-)
+from coordinator.worker.recovery import RecoveryReport, announce, recover
 from coordinator.worker.replytopics import ReplyTopics
 from coordinator.worker.roles import Role, RoleState
 from coordinator.worker.snapshotter import Snapshotter
 from coordinator.worker.standby import StandbyFollower
+from coordinator.worker.takeover import open_journal, resume_journal
 from coordinator.worker.threads import WorkerThreads
 from coordinator.worker.watchdog import watch
 
@@ -254,60 +250,44 @@ class CoordinatorService:
         assert self.feed is not None
         self.roles.enter(Role.TAKING_OVER)
         await self.standby.stop()
-        if await self._resume_ownership():
+        if await self._resume_kept_writer():
             return
-        writer = JournalWriter(self.settings, self._client_id)
         try:
-            # From here on, a former owner can no longer commit anything.
-            await self._threads.on_writer(writer.start)
-            replayed = await self._threads.on_reader(catch_up_to_end, self.settings, self.table)
-            committed = await self._threads.on_reader(read_progress, self.settings)
+            opened = await open_journal(self.settings, self.table, self._threads, self._client_id)
         except BaseException:
-            await self._threads.on_writer(writer.close)
             self.roles.enter(Role.STANDBY)
             self.standby.start()
             raise
-        after_last_event = self.table.meta.command_offset + 1
-        self.next_offset = max(committed or 0, after_last_event)
-        if committed is not None and committed < after_last_event:
-            log.warning(
-                "msg=Progress offset behind the journal committed=%d journal=%d",
-                committed,
-                after_last_event,
-            )
-        self._writer = writer
-        self._last_progress = time.monotonic()
-        self._generation = self.feed.read_from(self.next_offset)
-        self.roles.enter(Role.ACTIVE)
+        self._serve(opened.writer, opened.next_offset)
         self.metrics.observe_summary(self.table.summary)
-        if replayed:
-            log.info("msg=Caught up on take-over eventsReplayed=%d", replayed)
+        if opened.replayed:
+            log.info("msg=Caught up on take-over eventsReplayed=%d", opened.replayed)
         self.snapshots.maybe_start()
 
-    async def _resume_ownership(self) -> bool:
-        """Serve again with the writer kept from a lost session, if no one took over since.
-
-        A transaction holding only the progress record commits only if no other worker has
-        initialised the journal writer's transactional id since this one did: then nothing was
-        written meanwhile, and the table and ``next_offset`` are still the journal's end.
-        """
-        writer, self._kept_writer = self._kept_writer, None
-        if writer is None or self.next_offset is None or self.feed is None:
+    async def _resume_kept_writer(self) -> bool:
+        """Serve again with the writer kept from a lost session, if no one took over since."""
+        kept, self._kept_writer = self._kept_writer, None
+        if kept is None:
             return False
-        try:
-            await self._threads.on_writer(writer.write, [], self.next_offset)
-        except Exception as exc:  # noqa: BLE001 - fenced, or anything else: take over in full
-            log.info("msg=Kept journal writer unusable; taking over in full reason=%s", exc)
-            await self._threads.on_writer(writer.close)
+        if self.next_offset is None:
+            await self._threads.on_writer(kept.close)
             return False
-        self._writer = writer
-        self._last_progress = time.monotonic()
-        self._generation = self.feed.read_from(self.next_offset)
-        self.roles.enter(Role.ACTIVE)
+        if not await resume_journal(kept, self._threads, self.next_offset):
+            return False
+        self._serve(kept, self.next_offset)
         log.info(
             "msg=Ownership resumed with the kept journal writer seq=%d", self.table.summary.seq
         )
         return True
+
+    def _serve(self, writer: JournalWriter, next_offset: int) -> None:
+        """Enter the active role: commands from ``next_offset`` on are applied with ``writer``."""
+        assert self.feed is not None
+        self._writer = writer
+        self.next_offset = next_offset
+        self._last_progress = time.monotonic()
+        self._generation = self.feed.read_from(next_offset)
+        self.roles.enter(Role.ACTIVE)
 
     async def _step_down(self, reason: str, keep_writer: bool = False) -> None:
         """Stop writing (the lock is held by the caller) and follow the journal again.
