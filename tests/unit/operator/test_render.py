@@ -137,13 +137,25 @@ def test_watch_shows_failed_and_paused_first_and_says_how_many_are_hidden() -> N
         ]
     }
 
-    rows = render.watch_rows(pipelines.values(), 3)
+    rows = render.watch_rows(pipelines.values(), 2)
     shown = text(render.watch_frame(system(pipelines), rows, NOW, problem="no reply"))
 
-    assert [row.pipeline_id for row in rows] == ["c", "b", "a"]
-    assert "Pipelines (3 of 3)" not in shown and "Pipelines" in shown
+    assert [row.pipeline_id for row in rows] == ["c", "b"]
+    assert "Pipelines (2 of 3)" in shown  # the registry holds 3 (``system``): 1 is hidden
     assert "Last refresh failed, showing older data: no reply" in shown
     assert "Ctrl-C stops" in shown
+
+
+def test_watch_titles_the_table_plainly_when_every_pipeline_fits() -> None:
+    pipelines = {key: info(key) for key in ("a", "b", "c")}
+
+    shown = text(
+        render.watch_frame(system(pipelines), render.watch_rows(pipelines.values(), 5), NOW)
+    )
+
+    assert [line.strip() for line in shown.splitlines()].count("Pipelines") == 1
+    assert "Pipelines (" not in shown
+    assert "Last refresh failed" not in shown
 
 
 def test_messages_for_registration_and_checks() -> None:
