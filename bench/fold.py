@@ -27,7 +27,7 @@ from bench.journal import JournalShape, synthetic_events
 
 def fold_rate(values: list[tuple[bytes, bytes]], data_dir: Path) -> float:
     """Events/s through the worker's own fold (imported from ``sys.path``)."""
-    from coordinator.kafka.reader import Record
+    from coordinator.kafka.records import Record
     from coordinator.store.table import StateTable
     from coordinator.worker.recovery import Folder
 

@@ -76,7 +76,7 @@ def worker_rate(pipelines: int, payloads: list[bytes], data_dir: Path) -> float:
         builder_args += [lambda _topic: None] * extra_args
         builder = processing.BatchBuilder(*builder_args)
         for position, payload in enumerate(batch):
-            incoming = processing.Incoming(first_offset + position, None, payload)
+            incoming = processing.Record(first_offset + position, None, payload)
             decoded = (
                 decode(incoming, settings.max_command_bytes)
                 if decode is not None

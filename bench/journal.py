@@ -27,8 +27,7 @@ from coordinator.domain.events import (
     ResourceUsageReported,
 )
 from coordinator.domain.wire import format_timestamp
-from coordinator.kafka.writer import Headers
-from coordinator.worker.processing import COMMAND_OFFSET_HEADER
+from coordinator.kafka.records import COMMAND_OFFSET_HEADER, Headers
 from topics.definitions import AGGREGATE_ID
 
 STATUSES = ("running", "running", "running", "paused", "stopped")

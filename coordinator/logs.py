@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import UTC, datetime
 
 _LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
@@ -56,18 +55,6 @@ class RepeatFilter(logging.Filter):
         if len(self._seen) > 10_000:
             self._seen.clear()
         return count < self.burst
-
-
-def configure(level: str = "INFO") -> None:
-    """Route every logger (ours, faust's, aiokafka's) through one stderr handler."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(DesignDocumentFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # The libraries are chatty at INFO (every rebalance step); keep their warnings.
-    for noisy in ("aiokafka", "faust", "mode"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def quote(value: object) -> str:

@@ -23,7 +23,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from coordinator.domain.commands import COMMAND_TYPES, Command, CommandModel
 from coordinator.domain.events import Event
-from coordinator.domain.replies import ErrorCode, ErrorInfo, Reply
+from coordinator.domain.replies import ErrorCode, ErrorInfo
 from coordinator.domain.wire import WireModel
 
 _BY_LOWER_TYPE: dict[str, type[CommandModel]] = {
@@ -160,7 +160,3 @@ def decode_event(raw: bytes) -> Event:
 def encode(model: WireModel) -> bytes:
     """Any wire model (command, event, reply, info) as compact camelCase JSON."""
     return model.to_json()
-
-
-def encode_reply(reply: Reply) -> bytes:
-    return reply.to_json()

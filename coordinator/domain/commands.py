@@ -103,8 +103,3 @@ COMMAND_TYPES: tuple[type[CommandModel], ...] = (
     GetPipelineInfo,
     ListPipelines,
 )
-
-STATE_CHANGING: frozenset[str] = frozenset(
-    {"RegisterPipeline", "UnregisterPipeline", "UpdatePipelineStatus", "ReportResourceUsage"}
-)
-"""Command types that append events; the others are queries."""

@@ -30,10 +30,6 @@ _ENVELOPE_BYTES = 1024
 """Room kept for a reply's envelope (ids, type, separators) besides the items it carries."""
 
 
-def get_pipeline(view: StateView, pipeline_id: str) -> PipelineInfo | None:
-    return view.pipeline(pipeline_id)
-
-
 def _matching(
     view: StateView, status: PipelineStatus | None, after: str | None
 ) -> Iterator[PipelineInfo]:
@@ -113,18 +109,12 @@ def system_health(view: StateView) -> SystemHealth:
     )
 
 
-def is_stale(info: PipelineInfo, view: StateView, stale_after: timedelta) -> bool:
-    """Whether ``info``'s last heartbeat is older than ``stale_after`` in journal time.
+def count_stale(view: StateView, stale_after: timedelta) -> int:
+    """How many pipelines' last heartbeat is older than ``stale_after`` in journal time.
 
     Journal time is the timestamp of the newest event, so replaying the journal gives the same
     answer whenever it is replayed. A stale pipeline keeps its recorded status.
     """
-    now = view.summary.last_updated
-    return now is not None and info.last_heartbeat < now - stale_after
-
-
-def count_stale(view: StateView, stale_after: timedelta) -> int:
-    """How many pipelines are stale in journal time (see ``is_stale``)."""
     now = view.summary.last_updated
     return 0 if now is None else view.count_stale(now - stale_after)
 

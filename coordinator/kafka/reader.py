@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -17,19 +16,11 @@ from confluent_kafka import (
 )
 
 from coordinator.config import Settings
-
-Headers = list[tuple[str, str | bytes | None]]
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass takes twice as long to build
-class Record:
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
+from coordinator.errors import CoordinatorError
+from coordinator.kafka.records import Headers, Record
 
 
-class OffsetOutOfRange(Exception):  # noqa: N818 - a condition callers branch on
+class OffsetOutOfRangeError(CoordinatorError):
     """The requested offset is not in the topic (deleted, or beyond its end)."""
 
 
@@ -61,14 +52,6 @@ def header_list(
     if isinstance(headers, dict):
         return list(headers.items())
     return list(headers)
-
-
-def header(headers: Headers, name: str) -> bytes | None:
-    """The last value of header ``name``, as bytes."""
-    for key, value in reversed(headers):
-        if key == name:
-            return value.encode() if isinstance(value, str) else value
-    return None
 
 
 def watermarks(consumer: Consumer, topic: str, timeout: float = 10.0) -> tuple[int, int]:
@@ -138,7 +121,9 @@ def read_to_end(
                     if error.code() == KafkaError._PARTITION_EOF:
                         return
                     if error.code() == KafkaError._AUTO_OFFSET_RESET:
-                        raise OffsetOutOfRange(f"offset {start} is not in {topic}: {error.str()}")
+                        raise OffsetOutOfRangeError(
+                            f"offset {start} is not in {topic}: {error.str()}"
+                        )
                     raise KafkaException(error)
                 yield Record(
                     message.offset() or 0,

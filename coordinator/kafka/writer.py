@@ -17,18 +17,17 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from coordinator.config import Settings
 from coordinator.errors import CoordinatorError, FencedError, JournalError, WriterBrokenError
+from coordinator.kafka.records import Headers, OutRecord
 from coordinator.logs import quote
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[str, str | bytes | None]]
 DeliveryReport = Callable[[KafkaError | None, Message], None]
 
 
@@ -60,16 +59,6 @@ ProducerFactory = Callable[[dict[str, object]], TransactionalProducer]
 def confluent_producer(config: dict[str, object]) -> TransactionalProducer:
     """The real producer, logging through ``coordinator.kafka``."""
     return Producer(config, logger=logging.getLogger("coordinator.kafka"))
-
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = field(default_factory=list)
-    is_event: bool = False
-    is_reply: bool = False
 
 
 PROGRESS_KEY = b"progress"

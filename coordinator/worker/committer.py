@@ -24,14 +24,14 @@ from coordinator.domain.codec import DecodeError
 from coordinator.domain.commands import Command
 from coordinator.domain.replies import ErrorCode, ErrorInfo
 from coordinator.errors import JournalError
-from coordinator.kafka.writer import JournalWriter, OutRecord, RetryBatch
+from coordinator.kafka.records import OutRecord, Record
+from coordinator.kafka.writer import JournalWriter, RetryBatch
 from coordinator.store.overlay import Overlay
 from coordinator.store.table import StateTable
 from coordinator.worker.feed import FeedItem, Unreadable
 from coordinator.worker.processing import (
     BatchBuilder,
     BatchResult,
-    Incoming,
     context_for,
     decode,
     reply_topics_wanted,
@@ -57,7 +57,7 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def incoming_of(item: FeedItem) -> tuple[Incoming, Command | DecodeError | None]:
+def incoming_of(item: FeedItem) -> tuple[Record, Command | DecodeError | None]:
     """The record as the batch builder takes it; an unreadable one comes already decoded."""
     if isinstance(item, Unreadable):
         error = ErrorInfo(
@@ -65,8 +65,8 @@ def incoming_of(item: FeedItem) -> tuple[Incoming, Command | DecodeError | None]
             message=f"the record at offset {item.offset} could not be read: {item.code}: "
             f"{item.reason}"[:1024],
         )
-        return Incoming(item.offset, None, None), DecodeError(error)
-    return Incoming(item.offset, item.key, item.value, item.headers), None
+        return Record(item.offset, None, None), DecodeError(error)
+    return Record(item.offset, item.key, item.value, item.headers), None
 
 
 @dataclass(slots=True)
@@ -74,7 +74,7 @@ class PreparedBatch:
     """A batch decided and built, not yet written: what its transaction will hold."""
 
     items: Sequence[FeedItem]
-    incoming: list[Incoming]
+    incoming: list[Record]
     decoded: list[Command | DecodeError]
     result: BatchResult
     overlay: Overlay
@@ -122,10 +122,8 @@ class BatchCommitter:
         """Commands answered since the last transaction, whose offsets the progress topic does
         not hold yet (a take-over answers them again)."""
 
-    def decode(
-        self, items: Sequence[FeedItem]
-    ) -> tuple[list[Incoming], list[Command | DecodeError]]:
-        incoming: list[Incoming] = []
+    def decode(self, items: Sequence[FeedItem]) -> tuple[list[Record], list[Command | DecodeError]]:
+        incoming: list[Record] = []
         decoded: list[Command | DecodeError] = []
         for item in items:
             record, known = incoming_of(item)
@@ -149,7 +147,7 @@ class BatchCommitter:
     async def _build(
         self,
         items: Sequence[FeedItem],
-        incoming: list[Incoming],
+        incoming: list[Record],
         decoded: list[Command | DecodeError],
         refused: dict[str, str],
         after: PreparedBatch | None,

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from coordinator.config import Settings
-from coordinator.kafka.reader import Headers
+from coordinator.kafka.records import Headers
 
 RECORD_ERRORS = frozenset(
     {

@@ -31,25 +31,27 @@ from coordinator.domain.replies import ErrorCode, ErrorInfo, Reply, error_reply,
 from coordinator.domain.state import Change, change_for
 from coordinator.domain.validation import reply_topic_problem
 from coordinator.domain.view import StateView
-from coordinator.kafka.writer import Headers, OutRecord
+from coordinator.kafka.records import (
+    COMMAND_OFFSET_HEADER,
+    COMMAND_TYPE_HEADER,
+    CONTENT_TYPE_HEADER,
+    ERROR_CODE_HEADER,
+    ERROR_MESSAGE_HEADER,
+    KEY_TRUNCATED_FROM_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+    TAG_HEADER,
+    VALUE_TRUNCATED_FROM_HEADER,
+    Headers,
+    OutRecord,
+    Record,
+)
 from coordinator.store.overlay import Overlay
 
 DEAD_LETTER_VALUE_BYTES = 4 * 1024 * 1024
 """Most of a command's bytes a dead letter holds (the dead-letter topic takes 5 MiB)."""
 DEAD_LETTER_KEY_BYTES = 64 * 1024
-
-COMMAND_OFFSET_HEADER = "command-offset"
-"""On every event: the commands-topic offset of the command that caused it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One record read from the commands topic."""
-
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ def context_for(settings: Settings, now: datetime) -> Context:
     )
 
 
-def decode(incoming: Incoming, max_bytes: int) -> Command | DecodeError:
+def decode(incoming: Record, max_bytes: int) -> Command | DecodeError:
     """The command in ``incoming``, or why there is none (too large, not JSON, not valid)."""
     size = len(incoming.value) if incoming.value is not None else 0
     if size > max_bytes:
@@ -127,7 +129,7 @@ class BatchBuilder:
         self.result = BatchResult()
         self._before: Summary | None = None
 
-    def add(self, incoming: Incoming, decoded: Command | DecodeError) -> None:
+    def add(self, incoming: Record, decoded: Command | DecodeError) -> None:
         self.result.next_offset = incoming.offset + 1
         if isinstance(decoded, DecodeError):
             self._reject_undecodable(incoming, decoded)
@@ -164,7 +166,7 @@ class BatchBuilder:
             and self._unusable_reply_topic(topic) is None
         )
 
-    def _reject_undecodable(self, incoming: Incoming, failure: DecodeError) -> None:
+    def _reject_undecodable(self, incoming: Record, failure: DecodeError) -> None:
         self._dead_letter(incoming, failure.error, failure.command_type)
         if failure.reply_to is not None and self._reply_allowed(failure.reply_to):
             reply = error_reply(
@@ -182,7 +184,7 @@ class BatchBuilder:
             )
         )
 
-    def _apply(self, incoming: Incoming, command: Command, decision: Decision) -> None:
+    def _apply(self, incoming: Record, command: Command, decision: Decision) -> None:
         correlation = command.effective_correlation_id
         self._before = self.overlay.summary
         match decision:
@@ -228,7 +230,7 @@ class BatchBuilder:
 
     def _outcome(
         self,
-        incoming: Incoming,
+        incoming: Record,
         command: Command,
         decision: Decision | None,
         *,
@@ -249,7 +251,7 @@ class BatchBuilder:
             )
         )
 
-    def _event(self, incoming: Incoming, event: Event) -> None:
+    def _event(self, incoming: Record, event: Event) -> None:
         self.result.last_event_command_offset = incoming.offset
         self.result.records.append(
             OutRecord(
@@ -257,7 +259,7 @@ class BatchBuilder:
                 key=event.pipeline_id.encode(),
                 value=event.to_json(),
                 headers=[
-                    ("tag", EVENT_TAG.encode()),
+                    (TAG_HEADER, EVENT_TAG.encode()),
                     (COMMAND_OFFSET_HEADER, str(incoming.offset).encode()),
                 ],
                 is_event=True,
@@ -277,29 +279,29 @@ class BatchBuilder:
                 topic=topic,
                 key=key,
                 value=value,
-                headers=[("content-type", b"application/json")],
+                headers=[(CONTENT_TYPE_HEADER, b"application/json")],
                 is_reply=True,
             )
         )
 
-    def _dead_letter(self, incoming: Incoming, error: ErrorInfo, command_type: str | None) -> None:
+    def _dead_letter(self, incoming: Record, error: ErrorInfo, command_type: str | None) -> None:
         headers: Headers = [
-            ("error-code", error.code.value.encode()),
-            ("error-message", error.message.encode("utf-8", "replace")[:4096]),
-            ("source-topic", self.topics.commands.encode()),
-            ("source-partition", b"0"),
-            ("source-offset", str(incoming.offset).encode()),
+            (ERROR_CODE_HEADER, error.code.value.encode()),
+            (ERROR_MESSAGE_HEADER, error.message.encode("utf-8", "replace")[:4096]),
+            (SOURCE_TOPIC_HEADER, self.topics.commands.encode()),
+            (SOURCE_PARTITION_HEADER, b"0"),
+            (SOURCE_OFFSET_HEADER, str(incoming.offset).encode()),
         ]
         if command_type is not None:
-            headers.append(("command-type", command_type.encode("utf-8", "replace")[:256]))
+            headers.append((COMMAND_TYPE_HEADER, command_type.encode("utf-8", "replace")[:256]))
         value, key = incoming.value, incoming.key
         # A compressed batch can hold a command far larger than any topic takes (the broker
         # checks the compressed size): keep what fits, and say how much there was.
         if value is not None and len(value) > DEAD_LETTER_VALUE_BYTES:
-            headers.append(("value-truncated-from", str(len(value)).encode()))
+            headers.append((VALUE_TRUNCATED_FROM_HEADER, str(len(value)).encode()))
             value = value[:DEAD_LETTER_VALUE_BYTES]
         if key is not None and len(key) > DEAD_LETTER_KEY_BYTES:
-            headers.append(("key-truncated-from", str(len(key)).encode()))
+            headers.append((KEY_TRUNCATED_FROM_HEADER, str(len(key)).encode()))
             key = key[:DEAD_LETTER_KEY_BYTES]
         self.result.records.append(
             OutRecord(topic=self.topics.deadletter, key=key, value=value, headers=headers)

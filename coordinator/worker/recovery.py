@@ -21,22 +21,20 @@ from coordinator.domain.codec import decode_event
 from coordinator.domain.state import change_for
 from coordinator.errors import RecoveryError
 from coordinator.kafka.reader import (
-    OffsetOutOfRange,
-    Record,
+    OffsetOutOfRangeError,
     assign,
     committed_consumer,
     consume_batch,
-    header,
     header_list,
     last_value,
     read_to_end,
     watermarks,
 )
+from coordinator.kafka.records import COMMAND_OFFSET_HEADER, Record, header
 from coordinator.store.overlay import Overlay
 from coordinator.store.table import PendingWrites, StateTable
 from coordinator.worker import snapshots
 from coordinator.worker.metrics import Metrics
-from coordinator.worker.processing import COMMAND_OFFSET_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +204,7 @@ def recover(
         if not table.is_empty:
             try:
                 replayed = catch_up(settings, table, consumer)
-            except (RecoveryError, OffsetOutOfRange) as exc:
+            except (RecoveryError, OffsetOutOfRangeError) as exc:
                 log.warning("msg=Local state discarded reason=%s", exc)
                 table.clear()
             else:
@@ -239,7 +237,7 @@ def recover(
                     time.monotonic() - parsed,
                 )
                 replayed = catch_up(settings, table, consumer)
-            except (ValueError, KeyError, RecoveryError, OffsetOutOfRange) as exc:
+            except (ValueError, KeyError, RecoveryError, OffsetOutOfRangeError) as exc:
                 log.warning("msg=Snapshot skipped seq=%d reason=%s", entry.seq, exc)
                 table.clear()
                 continue

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from coordinator.config import Settings
 from coordinator.errors import RecoveryError
-from coordinator.kafka.reader import OffsetOutOfRange, committed_consumer
+from coordinator.kafka.reader import OffsetOutOfRangeError, committed_consumer
 from coordinator.store.table import StateTable
 from coordinator.worker.memory import collect_less_often
 from coordinator.worker.recovery import catch_up
@@ -79,7 +79,7 @@ def main(path: Path) -> int:
     consumer = committed_consumer(settings, "replay")
     try:
         replayed = catch_up(settings, table, consumer, may_fork=False)
-    except (RecoveryError, OffsetOutOfRange) as exc:
+    except (RecoveryError, OffsetOutOfRangeError) as exc:
         _answer({"error": str(exc)})
         return EXIT_REFUSED
     finally:

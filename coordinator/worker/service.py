@@ -25,7 +25,8 @@ from confluent_kafka.admin import AdminClient
 
 from coordinator.config import Settings
 from coordinator.kafka import admin as kafka_admin
-from coordinator.kafka.writer import JournalWriter, OutRecord
+from coordinator.kafka.records import OutRecord
+from coordinator.kafka.writer import JournalWriter
 from coordinator.store.table import StateTable
 from coordinator.worker.committer import (
     EXIT_JOURNAL_FAILURE,

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from coordinator.domain.model import PipelineInfo
 from coordinator.domain.view import AppliedCommand
-from coordinator.kafka.reader import Record, read_to_end
-from coordinator.kafka.writer import OutRecord
+from coordinator.kafka.reader import read_to_end
+from coordinator.kafka.records import OutRecord, Record
 from coordinator.store.table import APPLIED, PIPELINE, StateTable, TableMeta
 
 FORMAT = 1

@@ -24,7 +24,8 @@ from coordinator.domain.wire import format_timestamp
 from coordinator.errors import FencedError, JournalError, WriterBrokenError
 from coordinator.kafka import admin as kafka_admin
 from coordinator.kafka.reader import committed_consumer
-from coordinator.kafka.writer import JournalWriter, OutRecord, RetryBatch
+from coordinator.kafka.records import OutRecord
+from coordinator.kafka.writer import JournalWriter, RetryBatch
 from coordinator.store.table import StateTable
 from coordinator.worker import snapshots
 from coordinator.worker.memory import trim_heap

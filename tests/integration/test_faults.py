@@ -135,7 +135,8 @@ def test_a_fenced_writer_appends_nothing(deployment: Deployment) -> None:
     """The mechanism itself: the second writer with the transactional id fences the first,
     whose open transaction is aborted and whose next write is refused by the broker."""
     from coordinator.errors import FencedError
-    from coordinator.kafka.writer import JournalWriter, OutRecord
+    from coordinator.kafka.records import OutRecord
+    from coordinator.kafka.writer import JournalWriter
 
     settings = deployment.settings
     events = settings.topics.events

@@ -28,10 +28,11 @@ from coordinator.config import Settings
 from coordinator.domain.codec import DecodeError, decode_command
 from coordinator.domain.decider import AlreadyApplied, Answered, decide
 from coordinator.domain.wire import WireModel
-from coordinator.kafka.reader import header as header_value
+from coordinator.kafka.records import COMMAND_OFFSET_HEADER
+from coordinator.kafka.records import header as header_value
 from coordinator.store.table import StateTable
 from coordinator.worker import recovery
-from coordinator.worker.processing import COMMAND_OFFSET_HEADER, context_for
+from coordinator.worker.processing import context_for
 from tests.fixtures.broker import Broker
 from tests.fixtures.workers import make_deployment
 from tests.integration.support import read_topic

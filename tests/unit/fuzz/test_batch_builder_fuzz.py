@@ -36,12 +36,10 @@ from coordinator.domain import (
 from coordinator.domain.events import EVENT_TAG
 from coordinator.domain.replies import Reply
 from coordinator.domain.validation import reply_topic_problem
-from coordinator.kafka.writer import OutRecord
+from coordinator.kafka.records import COMMAND_OFFSET_HEADER, OutRecord, Record
 from coordinator.store.table import StateTable
 from coordinator.worker.processing import (
-    COMMAND_OFFSET_HEADER,
     BatchBuilder,
-    Incoming,
     Outcome,
     context_for,
     decode,
@@ -115,7 +113,7 @@ def split(records: list[OutRecord]) -> Written:
     return written
 
 
-def check_dead_letter(record: OutRecord, incoming: Incoming, code: ErrorCode) -> None:
+def check_dead_letter(record: OutRecord, incoming: Record, code: ErrorCode) -> None:
     headers = dict(record.headers)
     assert DEAD_LETTER_HEADERS <= set(headers) <= DEAD_LETTER_HEADERS | {"command-type"}
     assert headers["error-code"] == code.value.encode()
@@ -142,7 +140,7 @@ def check_reply(record: OutRecord, ok: bool, code: ErrorCode | None = None) -> R
 
 
 def check_outcome(
-    incoming: Incoming, decoded: object, outcome: Outcome, written: Written
+    incoming: Record, decoded: object, outcome: Outcome, written: Written
 ) -> list[Event]:
     """The records of one input are what its outcome says they must be."""
     assert outcome.offset == incoming.offset
@@ -235,7 +233,7 @@ def test_every_record_gets_exactly_one_outcome_and_the_journal_folds_to_the_tabl
         start = offset
         builder = BatchBuilder(SETTINGS, table, context_for(SETTINGS, now), reply_topic_exists)
         for key, value in batch:
-            incoming = Incoming(offset, key, value)
+            incoming = Record(offset, key, value)
             decoded = decode(incoming, MAX_COMMAND_BYTES)
             if value is not None and len(value) > MAX_COMMAND_BYTES:
                 assert isinstance(decoded, DecodeError)

@@ -15,12 +15,11 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from coordinator.config import Settings
 from coordinator.errors import CoordinatorError, FencedError, JournalError, WriterBrokenError
 from coordinator.kafka import writer as writer_module
+from coordinator.kafka.records import Headers, OutRecord
 from coordinator.kafka.writer import (
     PROGRESS_KEY,
     DeliveryReport,
-    Headers,
     JournalWriter,
-    OutRecord,
     RetryBatch,
     confluent_producer,
 )

@@ -17,7 +17,8 @@ import pytest
 from coordinator.config import Settings
 from coordinator.domain.replies import Reply
 from coordinator.errors import FencedError, WriterBrokenError
-from coordinator.kafka.writer import JournalWriter, OutRecord, RetryBatch
+from coordinator.kafka.records import OutRecord
+from coordinator.kafka.writer import JournalWriter, RetryBatch
 from coordinator.store.table import StateTable
 from coordinator.worker.committer import (
     EXIT_JOURNAL_FAILURE,

@@ -27,10 +27,9 @@ from coordinator.domain import (
 from coordinator.domain.commands import Command
 from coordinator.domain.decider import Context
 from coordinator.errors import RecoveryError
-from coordinator.kafka.reader import Record
+from coordinator.kafka.records import COMMAND_OFFSET_HEADER, Record
 from coordinator.store.table import APPLIED, HEARTBEAT, StateTable
 from coordinator.worker import recovery
-from coordinator.worker.processing import COMMAND_OFFSET_HEADER
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 CAPACITY = 5

@@ -18,9 +18,9 @@ import pytest
 
 from coordinator.config import Settings
 from coordinator.domain import decode_event
-from coordinator.kafka.writer import OutRecord
+from coordinator.kafka.records import COMMAND_OFFSET_HEADER, OutRecord, Record
 from coordinator.store.table import StateTable
-from coordinator.worker.processing import COMMAND_OFFSET_HEADER, BatchBuilder, Incoming, context_for
+from coordinator.worker.processing import BatchBuilder, context_for
 from coordinator.worker.processing import decode as decode_record
 from tests.corpus.hostile import (
     STEADY,
@@ -84,7 +84,7 @@ def test_every_entry_has_its_documented_outcome_in_the_batch_builder(
             SETTINGS, table, context_for(SETTINGS, now), EXISTING_REPLY_TOPICS.__contains__
         )
         for offset, entry in enumerate(batch, start=start):
-            incoming = Incoming(offset, entry.key, entry.value)
+            incoming = Record(offset, entry.key, entry.value)
             builder.add(incoming, decode_record(incoming, SETTINGS.max_command_bytes))
         result = builder.result
         assert [outcome.offset for outcome in result.outcomes] == list(

@@ -20,9 +20,9 @@ import pytest
 
 from coordinator.config import Settings
 from coordinator.domain import Reply
-from coordinator.kafka.writer import OutRecord
+from coordinator.kafka.records import OutRecord, Record
 from coordinator.store.table import StateTable
-from coordinator.worker.processing import BatchBuilder, Incoming, context_for, decode
+from coordinator.worker.processing import BatchBuilder, context_for, decode
 
 SETTINGS = Settings(topic_prefix="sized", max_command_bytes=4 * 1024 * 1024, max_reply_bytes=4096)
 REPLIES = SETTINGS.topics.replies
@@ -42,7 +42,7 @@ def table() -> Iterator[StateTable]:
 def run(table: StateTable, *documents: dict[str, object]) -> list[OutRecord]:
     builder = BatchBuilder(SETTINGS, table, context_for(SETTINGS, NOW), {REPLIES}.__contains__)
     for offset, document in enumerate(documents):
-        incoming = Incoming(offset, b"global-coordinator", json.dumps(document).encode())
+        incoming = Record(offset, b"global-coordinator", json.dumps(document).encode())
         builder.add(incoming, decode(incoming, SETTINGS.max_command_bytes))
     assert len(builder.result.outcomes) == len(documents)
     if builder.result.changes:

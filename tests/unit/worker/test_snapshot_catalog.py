@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coordinator.kafka.reader import Record
+from coordinator.kafka.records import Record
 from coordinator.worker.snapshots import KEEP_CHUNKS_OF, SnapshotCatalog, snapshot_key
 
 

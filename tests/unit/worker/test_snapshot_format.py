@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from coordinator.kafka.reader import Record
+from coordinator.kafka.records import Record
 from coordinator.store.table import StateTable
 from coordinator.worker import recovery, snapshots
 from coordinator.worker.snapshots import FORMAT, SUPPORTED_FORMATS, SnapshotCatalog
