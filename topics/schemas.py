@@ -86,27 +86,9 @@ configurable) the coordinator still refuses with ``INVALID_ARGUMENT`` or
 """
 
 _DESCRIPTIONS: Mapping[str, str] = {
-    "RegisterPipeline": "Register a new pipeline. Replies with the state summary; refused if "
-    "the id is already registered or the name is empty.",
-    "UnregisterPipeline": "Remove a pipeline from the registry. Replies with the state summary; "
-    "refused if the pipeline is not registered.",
-    "UpdatePipelineStatus": "A pipeline's periodic status report. Fire-and-forget: a reply only "
-    "for an error, and only if replyTo is given.",
-    "ReportResourceUsage": "A pipeline's periodic CPU and memory report; replaces its previous "
-    "one. Fire-and-forget: a reply only for an error, and only if replyTo is given.",
-    "CheckResourceAvailability": "Whether the estimated usage fits under the limits. Replies "
-    "with true or false.",
-    "GetSystemStatus": "Replies with the system status: health, counts, totals, limits, and the "
-    "pipelines if they fit in one message.",
-    "GetPipelineInfo": "Replies with the pipeline's info, or null if it is not registered.",
-    "ListPipelines": "Replies with one page of pipelines in id order; pass the page's next as "
-    "after to get the following one.",
-    "PipelineRegistered": "A pipeline was registered (status configured, nothing counted yet).",
-    "PipelineUnregistered": "A pipeline was removed from the registry, with its resource share.",
-    "PipelineStatusUpdated": "A pipeline reported its status and record counts.",
-    "ResourceUsageReported": "A pipeline reported its CPU and memory usage.",
+    command.__name__: command.declared.description for command in COMMAND_TYPES
 }
-"""For models without a docstring of their own (the domain's commands and events)."""
+"""Commands are described by their declaration (events by their docstrings)."""
 
 
 class WireJsonSchema(GenerateJsonSchema):

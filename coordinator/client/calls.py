@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from coordinator.client.errors import ClientError, CommandRefusedError, ReplyTimeoutError
 from coordinator.config import Settings
 from coordinator.domain.commands import (
+    FIRE_AND_FORGET,
     CheckResourceAvailability,
     CommandModel,
     GetPipelineInfo,
@@ -31,9 +32,6 @@ from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import PipelinePage, Reply, ReplyValue, StateSummary, SystemStatus
 
 T = TypeVar("T")
-
-FIRE_AND_FORGET: frozenset[str] = frozenset({"updatepipelinestatus", "reportresourceusage"})
-"""Command types (lower-case) answered only when refused (SPEC §3)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Domain events: the journal's records (SPEC §3 "Events", design document "Events").
+"""Domain events: the journal's records (docs/protocol.md, design document "Events").
 
 Each carries the design document's fields plus ``type``, its journal position ``seq`` (1, 2, 3,
 ... without gaps) and the ``commandId`` that caused it (``null`` when the command had none).
@@ -27,15 +27,21 @@ class EventModel(WireModel):
 
 
 class PipelineRegistered(EventModel):
+    """A pipeline was registered (status configured, nothing counted yet)."""
+
     type: Literal["PipelineRegistered"] = "PipelineRegistered"
     name: str
 
 
 class PipelineUnregistered(EventModel):
+    """A pipeline was removed from the registry, with its resource share."""
+
     type: Literal["PipelineUnregistered"] = "PipelineUnregistered"
 
 
 class PipelineStatusUpdated(EventModel):
+    """A pipeline reported its status and record counts."""
+
     type: Literal["PipelineStatusUpdated"] = "PipelineStatusUpdated"
     status: Status
     total_records: int
@@ -43,6 +49,8 @@ class PipelineStatusUpdated(EventModel):
 
 
 class ResourceUsageReported(EventModel):
+    """A pipeline reported its CPU and memory usage."""
+
     type: Literal["ResourceUsageReported"] = "ResourceUsageReported"
     cpu_percent: float
     memory_mb: int = Field(alias="memoryMB")
@@ -59,11 +67,3 @@ EVENT_TYPES: tuple[type[EventModel], ...] = (
     PipelineStatusUpdated,
     ResourceUsageReported,
 )
-
-CAUSED_BY: dict[str, str] = {
-    "PipelineRegistered": "RegisterPipeline",
-    "PipelineUnregistered": "UnregisterPipeline",
-    "PipelineStatusUpdated": "UpdatePipelineStatus",
-    "ResourceUsageReported": "ReportResourceUsage",
-}
-"""Which command type each event type answers, for replaying replies of applied commands."""

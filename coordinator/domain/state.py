@@ -16,8 +16,8 @@ from typing import assert_never
 
 from pydantic import Field
 
+from coordinator.domain.commands import CAUSED_BY, SUMMARY_EVENTS
 from coordinator.domain.events import (
-    CAUSED_BY,
     Event,
     PipelineRegistered,
     PipelineStatusUpdated,
@@ -145,7 +145,7 @@ def change_for(
     """The change ``event`` makes to the state seen through ``view``.
 
     Totals move by the difference between the pipeline's old and new report, so a second report
-    replaces the first and an unregistration takes its share away (SPEC §4).
+    replaces the first and an unregistration takes its share away.
     """
     current = view.pipeline(event.pipeline_id)
     after = _next_pipeline(current, event)
@@ -168,7 +168,7 @@ def change_for(
         },
     )
     reply: ReplyValue = None
-    if isinstance(event, PipelineRegistered | PipelineUnregistered):
+    if event.type in SUMMARY_EVENTS:
         reply = summary_reply(summary, event.pipeline_id, after if after else current)
     if event.command_id is None or applied_capacity <= 0:
         return Change(event.pipeline_id, after, summary, reply=reply, previous=current)

@@ -10,9 +10,13 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import assert_never
 
 from coordinator.domain.commands import (
     CheckResourceAvailability,
+    GetPipelineInfo,
+    GetSystemStatus,
+    ListPipelines,
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
@@ -66,14 +70,14 @@ class BatchCounts:
                 counter.inc(count)
 
 
-def observe_commit(
+def log_and_count_commit(
     result: BatchResult, items: Sequence[FeedItem], metrics: Metrics, summary: Summary
 ) -> None:
     """Log and count a batch that has committed: its commands, their latency, the state after."""
     now = time.time()
     for item in items:
         metrics.latency.observe(max(0.0, now - item.timestamp))
-    observe_batch(result.outcomes, metrics)
+    log_and_count_batch(result.outcomes, metrics)
     metrics.batches.inc()
     metrics.observe_summary(summary)
     log.debug(
@@ -85,15 +89,15 @@ def observe_commit(
     )
 
 
-def observe_batch(outcomes: Iterable[Outcome], metrics: Metrics) -> None:
+def log_and_count_batch(outcomes: Iterable[Outcome], metrics: Metrics) -> None:
     """Log every command's outcome in a batch, and count them all."""
     counts = BatchCounts()
     for outcome in outcomes:
-        observe(outcome, counts)
+        log_and_count(outcome, counts)
     counts.flush(metrics)
 
 
-def observe(outcome: Outcome, counts: BatchCounts) -> None:
+def log_and_count(outcome: Outcome, counts: BatchCounts) -> None:
     """Log one command's outcome and add it to ``counts``."""
     command = outcome.command
     before = outcome.before if outcome.before is not None else Summary()
@@ -181,5 +185,13 @@ def _log_accepted(outcome: Outcome, counts: BatchCounts) -> None:
                 _number(command.cpu_percent),
                 command.memory_mb,
             )
+        case (
+            CheckResourceAvailability()
+            | GetSystemStatus()
+            | GetPipelineInfo()
+            | ListPipelines()
+            | None
+        ):
+            raise AssertionError(f"only a state-changing command is accepted, not {command!r}")
         case _:
-            pass
+            assert_never(command)

@@ -38,7 +38,7 @@ from coordinator.worker.inflight import CommitPipeline
 from coordinator.worker.lag import CommandsLag
 from coordinator.worker.memory import collect_less_often, release_memory, tune_collector
 from coordinator.worker.metrics import Metrics
-from coordinator.worker.observe import observe_commit
+from coordinator.worker.observe import log_and_count_commit
 from coordinator.worker.processing import BatchResult
 from coordinator.worker.recovery import RecoveryReport, announce, recover
 from coordinator.worker.replytopics import ReplyTopics
@@ -370,7 +370,7 @@ class CoordinatorService:
         assert result.next_offset is not None
         self.next_offset = result.next_offset
         self._last_progress = time.monotonic()
-        observe_commit(result, items, self.metrics, self.table.summary)
+        log_and_count_commit(result, items, self.metrics, self.table.summary)
         self.snapshots.maybe_start()
 
     # -- liveness ----------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from coordinator.domain import (
     evolve,
     fold,
 )
-from coordinator.domain.events import CAUSED_BY
+from coordinator.domain.commands import CAUSED_BY
 from coordinator.domain.model import MAX_LONG
 from coordinator.domain.state import DEFAULT_APPLIED_CAPACITY
 

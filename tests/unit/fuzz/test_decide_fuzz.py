@@ -29,7 +29,7 @@ from coordinator.domain import (
     evolve,
     fold,
 )
-from coordinator.domain.events import CAUSED_BY
+from coordinator.domain.commands import CAUSED_BY
 from coordinator.domain.replies import Reply, error_reply, ok_reply
 from tests.unit.domain.support import T0, context
 

@@ -1,0 +1,67 @@
+"""Every command type that can be accepted is logged and counted when it is."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from coordinator.domain import (
+    Accepted,
+    PipelineStatus,
+    RegisterPipeline,
+    ReportResourceUsage,
+    UnregisterPipeline,
+    UpdatePipelineStatus,
+    decide,
+)
+from coordinator.domain.commands import COMMAND_TYPES, CommandModel, type_name
+from coordinator.domain.model import Summary
+from coordinator.worker.metrics import Metrics
+from coordinator.worker.observe import log_and_count_batch
+from coordinator.worker.processing import Outcome
+from tests.unit.domain.support import context, given
+
+EXAMPLES: dict[type[CommandModel], CommandModel] = {
+    RegisterPipeline: RegisterPipeline(pipeline_id="p2", name="Second"),
+    UnregisterPipeline: UnregisterPipeline(pipeline_id="p1"),
+    UpdatePipelineStatus: UpdatePipelineStatus(
+        pipeline_id="p1", status=PipelineStatus.RUNNING, total_records=5, failed_records=0
+    ),
+    ReportResourceUsage: ReportResourceUsage(pipeline_id="p1", cpu_percent=5.0, memory_mb=64),
+}
+"""One command of each state-changing type that a registry holding p1 accepts."""
+
+COUNTERS = {
+    "RegisterPipeline": "coordinator_registrations_total",
+    "UnregisterPipeline": "coordinator_unregistrations_total",
+    "UpdatePipelineStatus": "coordinator_status_updates_total",
+    "ReportResourceUsage": "coordinator_resource_reports_total",
+}
+
+
+def test_there_is_an_example_of_every_state_changing_command_type() -> None:
+    changing = {command for command in COMMAND_TYPES if command.declared.changes_state}
+    assert set(EXAMPLES) == changing
+    assert set(COUNTERS) == {type_name(command) for command in changing}
+
+
+@pytest.mark.parametrize("kind", list(EXAMPLES), ids=type_name)
+def test_an_accepted_command_is_logged_and_counted(
+    kind: type[CommandModel], caplog: pytest.LogCaptureFixture
+) -> None:
+    command = EXAMPLES[kind]
+    state = given(RegisterPipeline(pipeline_id="p1", name="First"))
+    decision = decide(command, state, context())  # type: ignore[arg-type]  # a Command member
+    assert isinstance(decision, Accepted)
+    metrics = Metrics()
+    outcome = Outcome(0, command.type, command, decision, events=decision.events, before=Summary())  # type: ignore[arg-type]
+
+    with caplog.at_level(logging.DEBUG, logger="coordinator"):
+        log_and_count_batch([outcome], metrics)
+
+    assert [r for r in caplog.records if "p1" in r.getMessage() or "p2" in r.getMessage()]
+    sample = metrics.registry.get_sample_value
+    assert sample(COUNTERS[command.type]) == 1
+    assert sample("coordinator_commands_total", {"type": command.type, "result": "accepted"}) == 1
+    assert sample("coordinator_events_appended_total") == len(decision.events)
