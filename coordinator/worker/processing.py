@@ -109,6 +109,11 @@ def reply_topics_wanted(decoded: Sequence[Command | DecodeError], prefix: str) -
     return wanted
 
 
+def _forbids_reply(decision: Decision) -> bool:
+    """Whether ``decide`` refused the command's ``replyTo`` itself (nothing may go there)."""
+    return isinstance(decision, Refused) and not decision.can_reply
+
+
 class BatchBuilder:
     """Builds one transaction's worth of records from decoded commands, in order."""
 
@@ -134,16 +139,15 @@ class BatchBuilder:
         if isinstance(decoded, DecodeError):
             self._reject_undecodable(incoming, decoded)
             return
-        if (
-            decoded.reply_to is not None
-            and reply_topic_problem(decoded.reply_to, self.topics.replies) is None
-        ):
+        # ``decide`` checks the envelope, ``replyTo``'s legality first; a legal reply topic must
+        # also exist (and take replies) before the command may change anything.
+        decision = decide(decoded, self.overlay, self.context)
+        if decoded.reply_to is not None and not _forbids_reply(decision):
             error = self._unusable_reply_topic(decoded.reply_to)
             if error is not None:
                 self._dead_letter(incoming, error, decoded.type)
                 self._outcome(incoming, decoded, None, error=error, dead_lettered=True)
                 return
-        decision = decide(decoded, self.overlay, self.context)
         self._apply(incoming, decoded, decision)
 
     def _unusable_reply_topic(self, topic: str) -> ErrorInfo | None:
