@@ -75,10 +75,10 @@ def check_command_templates() -> None:
             None,
         ).payload,
         status_command(pid, "running", 10, 1): calls.prepare(
-            calls.update_status(pid, "running", 10, 1), None
+            calls.update_status(pid, "running", 10, 1).command, None
         ).payload,
         resource_command(pid, 12.5, 300): calls.prepare(
-            calls.report_resources(pid, 12.5, 300), None
+            calls.report_resources(pid, 12.5, 300).command, None
         ).payload,
     }
     for ours, client in expected.items():

@@ -16,48 +16,27 @@ us. The threads we already have for the synchronous client are enough.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 from coordinator.client import calls
 from coordinator.client.replies import ReplyListener
-from coordinator.client.transport import Transport
-from coordinator.config import Settings
+from coordinator.client.shared import AwaitingCore, CommandCalls
 from coordinator.domain.commands import CommandModel
 from coordinator.domain.model import PipelineInfo, PipelineStatus
-from coordinator.domain.replies import PipelinePage, Reply, StateSummary, SystemStatus
+from coordinator.domain.replies import Reply
 from topics.definitions import AGGREGATE_ID
 
 T = TypeVar("T")
 
 
-class AsyncCoordinatorClient:
+class AsyncCoordinatorClient(CommandCalls, AwaitingCore):
     """A connection to the coordinator for asyncio code. Use as an async context manager.
 
     Options as for ``CoordinatorClient``: ``timeout`` per attempt, ``retries`` re-sends with
     the same ``commandId``, ``connect_timeout`` for the first contact with the broker.
     """
-
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        timeout: float = 10.0,
-        retries: int = 2,
-        connect_timeout: float = 5.0,
-        reply_topic: str | None = None,
-        label: str = "client",
-    ) -> None:
-        self.settings = settings if settings is not None else Settings()
-        self.timeout = timeout
-        self.retries = retries
-        self._transport = Transport(
-            self.settings,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            reply_topic=reply_topic,
-            label=label,
-        )
 
     async def __aenter__(self) -> AsyncCoordinatorClient:
         return self
@@ -123,97 +102,29 @@ class AsyncCoordinatorClient:
     ) -> Reply:
         listener = await self._listener()
         request = calls.prepare(command, listener.topic)
-        reply = asyncio.wrap_future(listener.expect(request.correlation_id))
-        try:
-            for _attempt in range(self.retries + 1):
-                if before is not None:
-                    await self.send_raw(before)
-                await self.send_raw(request.payload)
-                try:
-                    # shield: a timed-out attempt must not cancel the reply the next one awaits.
-                    return await asyncio.wait_for(asyncio.shield(reply), self.timeout)
-                except TimeoutError:
-                    continue
-        finally:
-            if not reply.done():
-                reply.cancel()
-                listener.forget(request.correlation_id)
-        raise calls.timeout_error(request, self.settings, self.timeout, self.retries + 1)
+        with listener.awaiting(request.correlation_id) as future:
+            reply = asyncio.wrap_future(future)
+            try:
+                for _attempt in range(self.attempts):
+                    for payload in calls.payloads(request, before):
+                        await self.send_raw(payload)
+                    with contextlib.suppress(TimeoutError):
+                        # shield: a timed-out attempt must not cancel the reply the next awaits.
+                        return await asyncio.wait_for(asyncio.shield(reply), self.timeout)
+            finally:
+                reply.cancel()  # nothing awaits it any more (once it has come, a no-op)
+        raise self._timed_out(request)
 
-    # -- the commands -------------------------------------------------------------------------
-
-    async def register(
-        self, pipeline_id: str, name: str, command_id: str | None = None
-    ) -> StateSummary:
-        return await self.request_value(calls.register(pipeline_id, name, command_id))
-
-    async def unregister(self, pipeline_id: str, command_id: str | None = None) -> StateSummary:
-        return await self.request_value(calls.unregister(pipeline_id, command_id))
-
-    async def update_status(
-        self,
-        pipeline_id: str,
-        status: PipelineStatus | str,
-        total_records: int,
-        failed_records: int,
-        command_id: str | None = None,
-        *,
-        confirm: bool = False,
-    ) -> None:
-        """Fire and forget; with ``confirm=True``, wait for the outcome (refusals raise)."""
-        command = calls.update_status(
-            pipeline_id, status, total_records, failed_records, command_id
-        )
-        if confirm:
-            await self.confirm(command)
-        else:
-            await self.send(command)
-
-    async def report_resources(
-        self,
-        pipeline_id: str,
-        cpu_percent: float,
-        memory_mb: int,
-        command_id: str | None = None,
-        *,
-        confirm: bool = False,
-    ) -> None:
-        """Fire and forget; with ``confirm=True``, wait for the outcome (refusals raise)."""
-        command = calls.report_resources(pipeline_id, cpu_percent, memory_mb, command_id)
-        if confirm:
-            await self.confirm(command)
-        else:
-            await self.send(command)
-
-    async def check_resources(self, cpu_percent: float, memory_mb: int) -> bool:
-        return await self.request_value(calls.check_resources(cpu_percent, memory_mb))
-
-    async def system_status(self) -> SystemStatus:
-        return await self.request_value(calls.system_status())
-
-    async def pipeline_info(self, pipeline_id: str) -> PipelineInfo | None:
-        return await self.request_value(calls.pipeline_info(pipeline_id))
-
-    async def list_page(
-        self,
-        status: PipelineStatus | str | None = None,
-        limit: int | None = None,
-        after: str | None = None,
-    ) -> PipelinePage:
-        return await self.request_value(calls.list_page(status, limit, after))
+    # -- the commands: ``CommandCalls``, and the listing of all pipelines ----------------
 
     async def list_pipelines(
         self, status: PipelineStatus | str | None = None, page_size: int | None = None
     ) -> AsyncIterator[PipelineInfo]:
         """Every pipeline (optionally of one status) in ``pipelineId`` order, page by page."""
-        after: str | None = None
-        while True:
-            page = await self.list_page(status, page_size, after)
-            for info in page.items:
+        paging = calls.Paging(status, page_size)
+        while (call := paging.next_call()) is not None:
+            for info in paging.take(await self.request_value(call)):
                 yield info
-            if page.next is None:
-                return
-            after = page.next
 
     async def flush(self) -> None:
         await asyncio.to_thread(self._transport.flush)

@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from coordinator.client.errors import ClientError, CommandRefusedError, ReplyTimeoutError
@@ -34,12 +35,28 @@ from coordinator.domain.replies import PipelinePage, Reply, ReplyValue, StateSum
 T = TypeVar("T")
 
 
+class Delivery(Enum):
+    """How a client call goes out."""
+
+    REQUEST = "request"
+    """Sent with a reply topic; the call returns the value of the reply."""
+    SEND = "send"
+    """Fire and forget: the call returns once the broker has the command."""
+    CONFIRM = "confirm"
+    """Fire and forget, then wait until it is known to be applied (a refusal raises)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
-    """A command that gets a reply, and how to read the value of that reply."""
+    """A command, how it goes out, and how to read the value of its reply."""
 
     command: CommandModel
     read: Callable[[ReplyValue], T]
+    delivery: Delivery = Delivery.REQUEST
+
+
+def _fire(command: CommandModel, confirm: bool) -> Call[None]:
+    return Call(command, lambda _value: None, Delivery.CONFIRM if confirm else Delivery.SEND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +97,19 @@ def status_of(status: PipelineStatus | str) -> PipelineStatus:
 
 
 def register(pipeline_id: str, name: str, command_id: str | None = None) -> Call[StateSummary]:
+    """Register a pipeline; the reply is the state summary after it."""
     command = RegisterPipeline(pipeline_id=pipeline_id, name=name, command_id=command_id)
     return Call(command, _instance_of(StateSummary))
 
 
 def unregister(pipeline_id: str, command_id: str | None = None) -> Call[StateSummary]:
+    """Remove a pipeline; the reply is the state summary after it (with its last info)."""
     command = UnregisterPipeline(pipeline_id=pipeline_id, command_id=command_id)
     return Call(command, _instance_of(StateSummary))
 
 
 def check_resources(cpu_percent: float, memory_mb: int) -> Call[bool]:
+    """Whether the estimated usage fits under the limits."""
     command = CheckResourceAvailability(
         estimated_cpu_percent=cpu_percent, estimated_memory_mb=memory_mb
     )
@@ -97,10 +117,12 @@ def check_resources(cpu_percent: float, memory_mb: int) -> Call[bool]:
 
 
 def system_status() -> Call[SystemStatus]:
+    """Health, counts, totals, limits, and the pipelines if they fit in one reply."""
     return Call(GetSystemStatus(), _instance_of(SystemStatus))
 
 
 def pipeline_info(pipeline_id: str) -> Call[PipelineInfo | None]:
+    """One pipeline's info, or None if it is not registered."""
     return Call(GetPipelineInfo(pipeline_id=pipeline_id), _pipeline_or_none)
 
 
@@ -109,6 +131,7 @@ def list_page(
     limit: int | None = None,
     after: str | None = None,
 ) -> Call[PipelinePage]:
+    """One page of pipelines in id order; pass the page's ``next`` as ``after`` for the next."""
     wanted = status_of(status) if status is not None else None
     command = ListPipelines(status=wanted, limit=limit, after=after)
     return Call(command, _instance_of(PipelinePage))
@@ -120,25 +143,34 @@ def update_status(
     total_records: int,
     failed_records: int,
     command_id: str | None = None,
-) -> UpdatePipelineStatus:
-    return UpdatePipelineStatus(
+    *,
+    confirm: bool = False,
+) -> Call[None]:
+    """A status report: fire and forget; with ``confirm=True``, wait for the outcome (a
+    refusal raises)."""
+    report = UpdatePipelineStatus(
         pipeline_id=pipeline_id,
         status=status_of(status),
         total_records=total_records,
         failed_records=failed_records,
         command_id=command_id,
     )
+    return _fire(report, confirm)
 
 
 def report_resources(
-    pipeline_id: str, cpu_percent: float, memory_mb: int, command_id: str | None = None
-) -> ReportResourceUsage:
-    return ReportResourceUsage(
-        pipeline_id=pipeline_id,
-        cpu_percent=cpu_percent,
-        memory_mb=memory_mb,
-        command_id=command_id,
+    pipeline_id: str,
+    cpu_percent: float,
+    memory_mb: int,
+    command_id: str | None = None,
+    *,
+    confirm: bool = False,
+) -> Call[None]:
+    """A resource report (replacing the one before): fire and forget, or confirmed as above."""
+    usage = ReportResourceUsage(
+        pipeline_id=pipeline_id, cpu_percent=cpu_percent, memory_mb=memory_mb, command_id=command_id
     )
+    return _fire(usage, confirm)
 
 
 def barrier() -> Call[PipelinePage]:
@@ -148,6 +180,25 @@ def barrier() -> Call[PipelinePage]:
     query's reply arrives, a refusal of the command before it has arrived as well.
     """
     return list_page(limit=1)
+
+
+class Paging:
+    """Where a listing of every pipeline is: the call for the next page, until there is none."""
+
+    def __init__(self, status: PipelineStatus | str | None, page_size: int | None) -> None:
+        self.status = status
+        self.page_size = page_size
+        self.after: str | None = None
+        self.done = False
+
+    def next_call(self) -> Call[PipelinePage] | None:
+        return None if self.done else list_page(self.status, self.page_size, self.after)
+
+    def take(self, page: PipelinePage) -> list[PipelineInfo]:
+        """The page's pipelines; the next call asks for those after them."""
+        self.after = page.next
+        self.done = page.next is None
+        return page.items
 
 
 # -- requests and replies ---------------------------------------------------------------------
@@ -186,8 +237,14 @@ def prepare(command: CommandModel | Mapping[str, Any], reply_topic: str | None) 
     )
 
 
+def payloads(request: Request, before: bytes | None) -> tuple[bytes, ...]:
+    """What one attempt sends: ``before`` (a fire-and-forget command a barrier follows), if any,
+    then the request itself."""
+    return (request.payload,) if before is None else (before, request.payload)
+
+
 def value_of(call: Call[T], reply: Reply) -> T:
-    """The value of an accepted reply, or ``CommandRefusedError`` with the SPEC code."""
+    """The value of an accepted reply, or ``CommandRefusedError`` with the refusal's code."""
     if not reply.ok:
         raise CommandRefusedError(reply)
     return call.read(reply.value)

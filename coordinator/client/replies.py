@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, InvalidStateError
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -117,6 +118,17 @@ class ReplyListener:
                 future = Future()
                 self._pending[correlation_id] = future
             return future
+
+    @contextlib.contextmanager
+    def awaiting(self, correlation_id: str) -> Iterator[Future[Reply]]:
+        """The future of the reply with ``correlation_id`` while the block runs; forgotten at
+        the end unless the reply came (then it is gone already)."""
+        future = self.expect(correlation_id)
+        try:
+            yield future
+        finally:
+            if future.cancelled() or not future.done():
+                self.forget(correlation_id)
 
     def forget(self, correlation_id: str) -> None:
         with self._lock:

@@ -52,7 +52,7 @@ def test_a_raw_command_keeps_its_own_correlation_id_and_gets_our_reply_topic() -
 
 
 def test_fire_and_forget_without_reply_topic_is_the_hand_typed_form() -> None:
-    command = calls.update_status("pipeline-123", "RUNNING", 1_000_000, 5)
+    command = calls.update_status("pipeline-123", "RUNNING", 1_000_000, 5).command
 
     sent = json.loads(calls.prepare(command, None).payload)
 
@@ -63,7 +63,7 @@ def test_fire_and_forget_without_reply_topic_is_the_hand_typed_form() -> None:
         "totalRecords": 1000000,
         "failedRecords": 5,
     }
-    resources = calls.report_resources("pipeline-123", 15.5, 2048)
+    resources = calls.report_resources("pipeline-123", 15.5, 2048).command
     assert json.loads(calls.prepare(resources, None).payload)["memoryMB"] == 2048
 
 
