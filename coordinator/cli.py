@@ -9,7 +9,7 @@ from rich.console import Console
 
 from coordinator.config import Settings
 from coordinator.errors import CoordinatorError
-from coordinator.operator.commands import add_operator_commands
+from coordinator.operator.subcommands import add_operator_commands
 
 app = typer.Typer(
     name="coordinator",
