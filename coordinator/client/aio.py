@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from coordinator.client import calls
 from coordinator.client.replies import ReplyListener
-from coordinator.client.shared import AwaitingCore, CommandCalls
+from coordinator.client.shared import AwaitingCore
 from coordinator.domain.commands import CommandModel
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import Reply
@@ -31,7 +31,7 @@ from topics.definitions import AGGREGATE_ID
 T = TypeVar("T")
 
 
-class AsyncCoordinatorClient(CommandCalls, AwaitingCore):
+class AsyncCoordinatorClient(calls.CommandCalls, AwaitingCore):
     """A connection to the coordinator for asyncio code. Use as an async context manager.
 
     Options as for ``CoordinatorClient``: ``timeout`` per attempt, ``retries`` re-sends with
@@ -115,7 +115,7 @@ class AsyncCoordinatorClient(CommandCalls, AwaitingCore):
                 reply.cancel()  # nothing awaits it any more (once it has come, a no-op)
         raise self._timed_out(request)
 
-    # -- the commands: ``CommandCalls``, and the listing of all pipelines ----------------
+    # -- the commands: ``calls.CommandCalls``, and the listing of all pipelines ----------------
 
     async def list_pipelines(
         self, status: PipelineStatus | str | None = None, page_size: int | None = None

@@ -8,12 +8,13 @@ only move those bytes and wait, each in its own way.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
 
 from coordinator.client.errors import ClientError, CommandRefusedError, ReplyTimeoutError
 from coordinator.config import Settings
@@ -32,7 +33,11 @@ from coordinator.domain.commands import (
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import PipelinePage, Reply, ReplyValue, StateSummary, SystemStatus
 
+if TYPE_CHECKING:
+    from coordinator.client.shared import AwaitingCore, BlockingCore
+
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Delivery(Enum):
@@ -171,6 +176,38 @@ def report_resources(
         pipeline_id=pipeline_id, cpu_percent=cpu_percent, memory_mb=memory_mb, command_id=command_id
     )
     return _fire(usage, confirm)
+
+
+class CallOf(Generic[P, T]):
+    """A call of both clients, made from its builder: blocking on one, awaitable on the other."""
+
+    def __init__(self, builder: Callable[P, Call[T]]) -> None:
+        self.builder = builder
+        functools.update_wrapper(self, builder)  # type: ignore[arg-type]  # name and docstring
+
+    @overload
+    def __get__(self, client: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, client: BlockingCore, owner: type[Any]) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, client: AwaitingCore, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
+    def __get__(self, client: Any, owner: type[Any]) -> Any:
+        # Each client binds it its own way (``BlockingCore._bind``, ``AwaitingCore._bind``).
+        return self if client is None else client._bind(self.builder)
+
+
+class CommandCalls:
+    """Every command call of both clients, once: a new call is its builder above, and a line
+    here."""
+
+    register = CallOf(register)
+    unregister = CallOf(unregister)
+    update_status = CallOf(update_status)
+    report_resources = CallOf(report_resources)
+    check_resources = CallOf(check_resources)
+    system_status = CallOf(system_status)
+    pipeline_info = CallOf(pipeline_info)
+    list_page = CallOf(list_page)
 
 
 def barrier() -> Call[PipelinePage]:

@@ -1,11 +1,9 @@
 """What the synchronous and the asyncio client share, written once.
 
-Both hold the same settings, attempt policy and Kafka ``Transport`` (``ClientCore``), and every
-command call of both is declared once, in ``CommandCalls``, from its builder in ``calls``:
-``CommandCalls.register`` is ``CoordinatorClient.register`` (blocking) and
-``AsyncCoordinatorClient.register`` (a coroutine), with the builder's parameters and docstring.
-So a new call is one builder in ``calls`` and one line in ``CommandCalls``, and the two clients
-cannot drift apart.
+Both hold the same settings, attempt policy and Kafka ``Transport`` (``ClientCore``); each binds
+the calls of ``calls.CommandCalls`` its own way: blocking (``BlockingCore``) or as coroutines
+(``AwaitingCore``), with the builder's parameters and docstring. So the two clients cannot drift
+apart.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar
 
 from coordinator.client import calls
 from coordinator.client.errors import ReplyTimeoutError
@@ -123,37 +121,3 @@ def _like(builder: Callable[..., Any], method: F) -> F:
     signature = inspect.signature(builder).replace(return_annotation=inspect.Signature.empty)
     method.__signature__ = signature  # type: ignore[attr-defined]  # read by inspect and help()
     return method
-
-
-class CallOf(Generic[P, T]):
-    """A call of both clients, made from its builder: blocking on one, awaitable on the other."""
-
-    def __init__(self, builder: Callable[P, calls.Call[T]]) -> None:
-        self.builder = builder
-        functools.update_wrapper(self, builder)  # type: ignore[arg-type]  # name and docstring
-
-    @overload
-    def __get__(self, client: None, owner: type[Any]) -> Self: ...
-    @overload
-    def __get__(self, client: BlockingCore, owner: type[Any]) -> Callable[P, T]: ...
-    @overload
-    def __get__(self, client: AwaitingCore, owner: type[Any]) -> Callable[P, Awaitable[T]]: ...
-    def __get__(self, client: ClientCore | None, owner: type[Any]) -> Any:
-        if client is None:
-            return self
-        assert isinstance(client, BlockingCore | AwaitingCore)
-        return client._bind(self.builder)
-
-
-class CommandCalls:
-    """Every command call of both clients, once (a new call: its builder in ``calls``, and a
-    line here)."""
-
-    register = CallOf(calls.register)
-    unregister = CallOf(calls.unregister)
-    update_status = CallOf(calls.update_status)
-    report_resources = CallOf(calls.report_resources)
-    check_resources = CallOf(calls.check_resources)
-    system_status = CallOf(calls.system_status)
-    pipeline_info = CallOf(calls.pipeline_info)
-    list_page = CallOf(calls.list_page)

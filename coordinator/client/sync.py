@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from coordinator.client import calls
-from coordinator.client.shared import BlockingCore, CommandCalls
+from coordinator.client.shared import BlockingCore
 from coordinator.domain.commands import CommandModel
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import Reply
@@ -24,7 +24,7 @@ from topics.definitions import AGGREGATE_ID
 T = TypeVar("T")
 
 
-class CoordinatorClient(CommandCalls, BlockingCore):
+class CoordinatorClient(calls.CommandCalls, BlockingCore):
     """A connection to the coordinator through its topics. Use as a context manager.
 
     ``timeout`` is how long each attempt waits for a reply (and for the broker to take a
@@ -96,7 +96,7 @@ class CoordinatorClient(CommandCalls, BlockingCore):
                     return reply.result(self.timeout)
         raise self._timed_out(request)
 
-    # -- the commands: ``CommandCalls``, and the listing of all pipelines ----------------
+    # -- the commands: ``calls.CommandCalls``, and the listing of all pipelines ----------------
 
     def list_pipelines(
         self, status: PipelineStatus | str | None = None, page_size: int | None = None

@@ -10,13 +10,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import assert_never
 
 from coordinator.domain.commands import (
     CheckResourceAvailability,
-    GetPipelineInfo,
-    GetSystemStatus,
-    ListPipelines,
+    CommandModel,
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
@@ -185,13 +182,17 @@ def _log_accepted(outcome: Outcome, counts: BatchCounts) -> None:
                 _number(command.cpu_percent),
                 command.memory_mb,
             )
-        case (
-            CheckResourceAvailability()
-            | GetSystemStatus()
-            | GetPipelineInfo()
-            | ListPipelines()
-            | None
-        ):
-            raise AssertionError(f"only a state-changing command is accepted, not {command!r}")
         case _:
-            assert_never(command)
+            _log_by_declaration(command)
+
+
+def _log_by_declaration(command: CommandModel | None) -> None:
+    """A state-changing command without a line of its own above: what its declaration says it
+    does, and its fields, in the same ``key=value`` form (so no command goes unlogged)."""
+    if command is None:
+        return
+    fields = command.model_dump(
+        by_alias=True, exclude={"type", "command_id", "reply_to", "correlation_id"}
+    )
+    described = " ".join(f"{name}={quote(value)}" for name, value in fields.items())
+    log.info("msg=%s %s", command.declared.purpose.rstrip("."), described)

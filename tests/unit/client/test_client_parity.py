@@ -8,7 +8,8 @@ import inspect
 from typing import Any
 
 from coordinator.client import AsyncCoordinatorClient, CoordinatorClient, calls
-from coordinator.client.shared import AwaitingCore, BlockingCore, CallOf, CommandCalls
+from coordinator.client.calls import CallOf, CommandCalls
+from coordinator.client.shared import AwaitingCore, BlockingCore
 
 PROPERTY_OR_CALL = {"reply_topic"}
 """A property of the synchronous client, a call of the asyncio one (its first use blocks)."""

@@ -1,8 +1,8 @@
-"""The functional core stays pure: only the standard library and pydantic, and no clock.
+"""The domain is pure: only the standard library and pydantic, and no clock.
 
-STYLE.md rule 1: ``coordinator/domain/`` imports no faust, Kafka, asyncio, logging, clock or uuid;
-time and ids come in as arguments. This reads the source, so it also catches imports that are
-never executed (behind ``TYPE_CHECKING`` or inside functions).
+``coordinator/domain/`` imports no faust, Kafka, asyncio, logging, clock or uuid; time and ids
+come in as arguments (docs/architecture.md, "The domain is pure"). This reads the source, so it
+also catches imports that are never executed (behind ``TYPE_CHECKING`` or inside functions).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import pytest
 
@@ -15,7 +16,13 @@ from coordinator.domain import (
     UpdatePipelineStatus,
     decide,
 )
-from coordinator.domain.commands import COMMAND_TYPES, CommandModel, type_name
+from coordinator.domain.commands import (
+    COMMAND_TYPES,
+    CommandModel,
+    Declaration,
+    SuccessReply,
+    type_name,
+)
 from coordinator.domain.model import Summary
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import log_and_count_batch
@@ -65,3 +72,29 @@ def test_an_accepted_command_is_logged_and_counted(
     assert sample(COUNTERS[command.type]) == 1
     assert sample("coordinator_commands_total", {"type": command.type, "result": "accepted"}) == 1
     assert sample("coordinator_events_appended_total") == len(decision.events)
+
+
+class RenamePipeline(CommandModel):
+    """A command type this worker has no line of its own for (as a new one would be)."""
+
+    declared = Declaration("Rename a pipeline.", SuccessReply.SUMMARY, emits=())
+    type: Literal["RenamePipeline"] = "RenamePipeline"
+    pipeline_id: str
+    name: str
+
+
+def test_a_command_type_without_a_line_of_its_own_is_logged_by_its_declaration(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    command = RenamePipeline(pipeline_id="p1", name="New\nname", command_id="c-9")
+    outcome = Outcome(0, command.type, command, Accepted(()), before=Summary())  # type: ignore[arg-type]
+    metrics = Metrics()
+
+    with caplog.at_level(logging.INFO, logger="coordinator"):
+        log_and_count_batch([outcome], metrics)
+
+    assert [r.getMessage() for r in caplog.records] == [
+        "msg=Rename a pipeline pipelineId=p1 name=New\\nname"
+    ]
+    labels = {"type": "RenamePipeline", "result": "accepted"}
+    assert metrics.registry.get_sample_value("coordinator_commands_total", labels) == 1
