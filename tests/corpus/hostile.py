@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coordinator.domain import ErrorCode, PipelineInfo, Reply
+from coordinator.domain.model import PipelineInfo
+from coordinator.domain.replies import ErrorCode, Reply
 from topics.definitions import AGGREGATE_ID
 
 CORPUS = Path(__file__).with_name("hostile_commands.jsonl")

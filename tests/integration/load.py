@@ -21,8 +21,9 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from coordinator.client import CoordinatorClient
 from coordinator.config import Settings
-from coordinator.domain import Accepted, CoordinatorState, decide, decode_command, evolve
-from coordinator.domain.codec import DecodeError
+from coordinator.domain.codec import DecodeError, decode_command
+from coordinator.domain.decider import Accepted, decide
+from coordinator.domain.state import CoordinatorState, evolve
 from coordinator.worker.processing import context_for
 from tests.integration.support import assert_worker_matches_journal, read_topic
 

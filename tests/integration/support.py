@@ -8,8 +8,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 from coordinator.client import CoordinatorClient
 from coordinator.config import Settings
-from coordinator.domain import CoordinatorState, Event, decode_event, fold
+from coordinator.domain.codec import decode_event
+from coordinator.domain.events import Event
 from coordinator.domain.model import PipelineInfo
+from coordinator.domain.state import CoordinatorState, fold
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from coordinator.domain import ErrorCode
+from coordinator.domain.replies import ErrorCode
 from tests.fixtures.workers import Deployment
 from tests.integration.support import journal, read_topic
 

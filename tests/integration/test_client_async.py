@@ -19,7 +19,8 @@ from coordinator.client import (
     ReplyTimeoutError,
 )
 from coordinator.config import Settings
-from coordinator.domain import ErrorCode, HealthStatus, PipelineStatus
+from coordinator.domain.model import HealthStatus, PipelineStatus
+from coordinator.domain.replies import ErrorCode
 from tests.fixtures.broker import free_port
 from tests.fixtures.workers import Deployment
 from tests.integration.support import assert_worker_matches_journal, journal

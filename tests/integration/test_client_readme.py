@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.domain import PipelineRegistered, PipelineStatusUpdated, PipelineUnregistered
+from coordinator.domain.events import (
+    PipelineRegistered,
+    PipelineStatusUpdated,
+    PipelineUnregistered,
+)
 from tests.fixtures.broker import ROOT
 from tests.fixtures.workers import Deployment
 from tests.integration.support import journal

@@ -16,7 +16,8 @@ from coordinator.client import (
     TopicNotFoundError,
 )
 from coordinator.config import Settings
-from coordinator.domain import ErrorCode, HealthStatus, PipelineStatus, StateSummary
+from coordinator.domain.model import HealthStatus, PipelineStatus
+from coordinator.domain.replies import ErrorCode, StateSummary
 from tests.fixtures.broker import Broker, free_port
 from tests.fixtures.workers import Deployment
 from tests.integration.support import assert_worker_matches_journal, journal, read_topic

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.domain import ErrorCode, HealthStatus, PipelineStatus
+from coordinator.domain.model import HealthStatus, PipelineStatus
+from coordinator.domain.replies import ErrorCode
 from tests.fixtures.workers import Deployment
 from tests.integration.support import assert_worker_matches_journal, journal
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coordinator.client import CommandRefusedError
-from coordinator.domain import ErrorCode
+from coordinator.domain.replies import ErrorCode
 from tests.fixtures.workers import Deployment
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from coordinator.domain import DecodeError, decode_command, decode_event
+from coordinator.domain.codec import DecodeError, decode_command, decode_event
 from coordinator.kafka.records import COMMAND_OFFSET_HEADER
 from tests.corpus.hostile import (
     MAX_ERROR_REPLY_BYTES,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Producer
 
-from coordinator.domain import PipelineRegistered
+from coordinator.domain.events import PipelineRegistered
 from tests.fixtures.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration

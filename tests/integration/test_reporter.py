@@ -17,14 +17,14 @@ from coordinator.client import (
     Progress,
     ResourceSample,
 )
-from coordinator.domain import (
+from coordinator.domain.events import (
     Event,
     PipelineRegistered,
-    PipelineStatus,
     PipelineStatusUpdated,
     PipelineUnregistered,
     ResourceUsageReported,
 )
+from coordinator.domain.model import PipelineStatus
 from tests.fixtures.workers import Deployment
 from tests.integration.support import journal
 

@@ -8,8 +8,15 @@ import pytest
 
 from coordinator.client import ClientError, CommandRefusedError, ReplyTimeoutError, calls
 from coordinator.config import Settings
-from coordinator.domain import ErrorCode, ErrorInfo, PipelinePage, PipelineStatus, Reply
-from coordinator.domain.replies import error_reply, ok_reply
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.replies import (
+    ErrorCode,
+    ErrorInfo,
+    PipelinePage,
+    Reply,
+    error_reply,
+    ok_reply,
+)
 
 
 def test_a_request_gets_a_command_id_that_doubles_as_correlation_id() -> None:

@@ -22,8 +22,8 @@ from coordinator.client import (
     Progress,
     ResourceSample,
 )
-from coordinator.domain import ErrorCode, ErrorInfo, PipelineStatus
-from coordinator.domain.replies import error_reply
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.replies import ErrorCode, ErrorInfo, error_reply
 
 FAST: dict[str, Any] = {
     "status_interval": 0.05,

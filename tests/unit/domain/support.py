@@ -10,25 +10,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from coordinator.domain import (
+from coordinator.domain.commands import Command, RegisterPipeline
+from coordinator.domain.decider import (
+    DEFAULT_REPLY_PREFIX,
     Accepted,
-    Command,
     Context,
-    CoordinatorState,
     Decision,
-    Event,
-    PipelineRegistered,
     Refused,
-    RegisterPipeline,
-    ResourceLimits,
     decide,
-    evolve,
-    fold,
 )
-from coordinator.domain.decider import DEFAULT_REPLY_PREFIX
+from coordinator.domain.events import Event, PipelineRegistered
+from coordinator.domain.model import ResourceLimits
 from coordinator.domain.queries import DEFAULT_MAX_REPLY_BYTES
 from coordinator.domain.replies import ErrorCode
-from coordinator.domain.state import DEFAULT_APPLIED_CAPACITY
+from coordinator.domain.state import DEFAULT_APPLIED_CAPACITY, CoordinatorState, evolve, fold
 
 T0 = datetime(2026, 11, 27, 3, 52, 48, 480000, tzinfo=UTC)
 """An instant with whole milliseconds, as the wire carries it."""

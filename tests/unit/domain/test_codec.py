@@ -6,24 +6,21 @@ import json
 
 import pytest
 
-from coordinator.domain import (
-    Answered,
+from coordinator.domain.codec import DecodeError, decode_command, decode_event, encode
+from coordinator.domain.commands import (
     CheckResourceAvailability,
-    DecodeError,
-    ErrorCode,
     GetPipelineInfo,
     GetSystemStatus,
     ListPipelines,
-    PipelineStatus,
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    decode_command,
-    decode_event,
-    encode,
 )
+from coordinator.domain.decider import Answered
 from coordinator.domain.events import PipelineStatusUpdated
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.replies import ErrorCode
 
 from .support import T0, assert_refused, registered, when
 

@@ -8,9 +8,8 @@ With ``COORDINATOR_MAX_COMMAND_BYTES`` raised to a few hundred KiB, such a reply
 
 from __future__ import annotations
 
-from coordinator.domain import DecodeError, ErrorCode, decode_command
-from coordinator.domain.codec import MAX_ERROR_MESSAGE_LENGTH
-from coordinator.domain.replies import error_reply
+from coordinator.domain.codec import MAX_ERROR_MESSAGE_LENGTH, DecodeError, decode_command
+from coordinator.domain.replies import ErrorCode, error_reply
 
 
 def refused(raw: bytes) -> DecodeError:

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.domain import (
-    Answered,
-    ErrorCode,
+from coordinator.domain.commands import (
     GetPipelineInfo,
     GetSystemStatus,
-    HealthStatus,
     ListPipelines,
-    PipelinePage,
-    PipelineStatus,
     ReportResourceUsage,
-    ResourceLimits,
-    SystemStatus,
     UpdatePipelineStatus,
 )
+from coordinator.domain.decider import Answered
+from coordinator.domain.model import HealthStatus, PipelineStatus, ResourceLimits
+from coordinator.domain.replies import ErrorCode, PipelinePage, SystemStatus
 
 from .support import T0, assert_refused, context, given, register, registered, when
 

@@ -6,17 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    ErrorCode,
-    PipelineInfo,
-    PipelineRegistered,
-    PipelineStatus,
-    RegisterPipeline,
-    StateSummary,
-    UnregisterPipeline,
-    change_for,
-)
+from coordinator.domain.commands import RegisterPipeline, UnregisterPipeline
+from coordinator.domain.decider import Accepted
+from coordinator.domain.events import PipelineRegistered
+from coordinator.domain.model import PipelineInfo, PipelineStatus
+from coordinator.domain.replies import ErrorCode, StateSummary
+from coordinator.domain.state import change_for
 
 from .support import T0, assert_refused, context, given, register, registered, when
 

@@ -7,17 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    Answered,
-    CheckResourceAvailability,
-    ErrorCode,
-    ReportResourceUsage,
-    ResourceLimits,
-    ResourceUsageReported,
-    change_for,
-)
-from coordinator.domain.model import MAX_LONG
+from coordinator.domain.commands import CheckResourceAvailability, ReportResourceUsage
+from coordinator.domain.decider import Accepted, Answered
+from coordinator.domain.events import ResourceUsageReported
+from coordinator.domain.model import MAX_LONG, ResourceLimits
+from coordinator.domain.replies import ErrorCode
+from coordinator.domain.state import change_for
 
 from .support import T0, assert_refused, context, given, register, registered, when
 

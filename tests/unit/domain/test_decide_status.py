@@ -6,15 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    ErrorCode,
-    PipelineStatus,
-    PipelineStatusUpdated,
-    UpdatePipelineStatus,
-    change_for,
-)
-from coordinator.domain.model import MAX_LONG
+from coordinator.domain.commands import UpdatePipelineStatus
+from coordinator.domain.decider import Accepted
+from coordinator.domain.events import PipelineStatusUpdated
+from coordinator.domain.model import MAX_LONG, PipelineStatus
+from coordinator.domain.replies import ErrorCode
+from coordinator.domain.state import change_for
 
 from .support import T0, assert_refused, context, registered, when
 

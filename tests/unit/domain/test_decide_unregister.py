@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    ErrorCode,
-    PipelineStatus,
-    PipelineUnregistered,
+from coordinator.domain.commands import (
     ReportResourceUsage,
-    StateSummary,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    change_for,
 )
+from coordinator.domain.decider import Accepted
+from coordinator.domain.events import PipelineUnregistered
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.replies import ErrorCode, StateSummary
+from coordinator.domain.state import change_for
 
 from .support import T0, assert_refused, given, register, registered, when
 

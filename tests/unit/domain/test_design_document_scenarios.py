@@ -6,18 +6,10 @@ run through ``decide`` and ``evolve``, and the reply is what the worker would se
 
 from __future__ import annotations
 
-from coordinator.domain import (
-    Accepted,
-    Answered,
-    ErrorCode,
-    GetSystemStatus,
-    Refused,
-    RegisterPipeline,
-    ReportResourceUsage,
-    StateSummary,
-    SystemStatus,
-    change_for,
-)
+from coordinator.domain.commands import GetSystemStatus, RegisterPipeline, ReportResourceUsage
+from coordinator.domain.decider import Accepted, Answered, Refused
+from coordinator.domain.replies import ErrorCode, StateSummary, SystemStatus
+from coordinator.domain.state import change_for
 
 from .support import given, when
 

@@ -15,25 +15,13 @@ from hypothesis import given as for_all
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
-    Answered,
-    CoordinatorState,
-    DecodeError,
-    PipelineInfo,
-    PipelineStatus,
-    PipelineStatusUpdated,
-    Refused,
-    Reply,
-    ReportResourceUsage,
-    ResourceUsageReported,
-    change_for,
-    decide,
-    decode_command,
-    evolve,
-)
-from coordinator.domain.replies import error_reply, ok_reply
+from coordinator.domain.codec import DecodeError, decode_command
+from coordinator.domain.commands import ReportResourceUsage
+from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused, decide
+from coordinator.domain.events import PipelineStatusUpdated, ResourceUsageReported
+from coordinator.domain.model import PipelineInfo, PipelineStatus
+from coordinator.domain.replies import Reply, error_reply, ok_reply
+from coordinator.domain.state import CoordinatorState, change_for, evolve
 from coordinator.domain.wire import WireModel
 from coordinator.store.table import TableMeta
 from tests.corpus.hostile import Topics, load, script

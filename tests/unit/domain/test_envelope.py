@@ -9,23 +9,20 @@ from collections.abc import Callable
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
-    Answered,
+from coordinator.domain.commands import (
     CheckResourceAvailability,
     Command,
-    ErrorCode,
     GetPipelineInfo,
     GetSystemStatus,
     ListPipelines,
-    PipelineStatus,
-    Refused,
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
+from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.replies import ErrorCode
 
 from .support import assert_refused, context, registered, when
 

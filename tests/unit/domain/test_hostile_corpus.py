@@ -14,23 +14,11 @@ from datetime import timedelta
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
-    Answered,
-    Command,
-    CoordinatorState,
-    DecodeError,
-    ErrorCode,
-    Refused,
-    RegisterPipeline,
-    StateSummary,
-    UnregisterPipeline,
-    decide,
-    decode_command,
-    evolve,
-)
-from coordinator.domain.decider import Decision
+from coordinator.domain.codec import DecodeError, decode_command
+from coordinator.domain.commands import Command, RegisterPipeline, UnregisterPipeline
+from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Decision, Refused, decide
+from coordinator.domain.replies import ErrorCode, StateSummary
+from coordinator.domain.state import CoordinatorState, evolve
 from tests.corpus.hostile import (
     EXPECTS,
     STEADY,

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
-    Answered,
+from coordinator.domain.commands import (
     Command,
-    ErrorCode,
     GetSystemStatus,
-    PipelineStatus,
     RegisterPipeline,
     ReportResourceUsage,
-    StateSummary,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    fold,
 )
+from coordinator.domain.decider import Accepted, AlreadyApplied, Answered
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.replies import ErrorCode, StateSummary
+from coordinator.domain.state import fold
 
 from .support import Outcome, assert_refused, given, register, registered, when
 

@@ -10,25 +10,23 @@ from hypothesis import example, settings
 from hypothesis import given as for_all
 from hypothesis import strategies as st
 
-from coordinator.domain import (
-    Answered,
-    CoordinatorState,
+from coordinator.domain.commands import (
     GetSystemStatus,
     ListPipelines,
-    PipelinePage,
-    PipelineStatus,
     ReportResourceUsage,
-    SystemStatus,
     UpdatePipelineStatus,
-    fold,
 )
+from coordinator.domain.decider import Answered
 from coordinator.domain.events import PipelineRegistered, PipelineStatusUpdated
+from coordinator.domain.model import PipelineStatus
 from coordinator.domain.queries import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     list_page,
     system_status,
 )
+from coordinator.domain.replies import PipelinePage, SystemStatus
+from coordinator.domain.state import CoordinatorState, fold
 
 from .support import T0, context, given, many_registered, register, when
 

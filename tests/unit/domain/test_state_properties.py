@@ -16,29 +16,23 @@ from hypothesis import given as for_all
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
+from coordinator.domain.codec import decode_event
+from coordinator.domain.commands import (
+    CAUSED_BY,
     CheckResourceAvailability,
     Command,
-    CoordinatorState,
-    Event,
     GetPipelineInfo,
     GetSystemStatus,
     ListPipelines,
-    PipelineStatus,
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    decide,
-    decode_event,
-    evolve,
-    fold,
 )
-from coordinator.domain.commands import CAUSED_BY
-from coordinator.domain.model import MAX_LONG
-from coordinator.domain.state import DEFAULT_APPLIED_CAPACITY
+from coordinator.domain.decider import Accepted, AlreadyApplied, decide
+from coordinator.domain.events import Event
+from coordinator.domain.model import MAX_LONG, PipelineStatus
+from coordinator.domain.state import DEFAULT_APPLIED_CAPACITY, CoordinatorState, evolve, fold
 
 from .support import T0, context
 

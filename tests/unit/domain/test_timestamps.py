@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from coordinator.domain import (
-    Accepted,
-    PipelineStatus,
-    ReportResourceUsage,
-    UpdatePipelineStatus,
-)
+from coordinator.domain.commands import ReportResourceUsage, UpdatePipelineStatus
+from coordinator.domain.decider import Accepted
+from coordinator.domain.model import PipelineStatus
 
 from .support import T0, context, given, register, registered, when
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.domain import (
-    HealthStatus,
-    PipelineStatus,
+from coordinator.domain.commands import (
     ReportResourceUsage,
-    SystemHealth,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
+from coordinator.domain.model import HealthStatus, PipelineStatus, SystemHealth
 
 from .support import T0, given, register, when
 

@@ -11,39 +11,44 @@ from hypothesis import given as for_all
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from coordinator.domain import (
-    Accepted,
-    AppliedCommand,
+from coordinator.domain.codec import decode_command, decode_event
+from coordinator.domain.commands import (
     CheckResourceAvailability,
-    CoordinatorState,
-    ErrorCode,
-    ErrorInfo,
     GetPipelineInfo,
     GetSystemStatus,
     ListPipelines,
-    PipelineInfo,
-    PipelinePage,
-    PipelineRegistered,
-    PipelineStatus,
-    PipelineStatusUpdated,
-    PipelineUnregistered,
     RegisterPipeline,
-    Reply,
     ReportResourceUsage,
-    ResourceLimits,
-    ResourceUsageReported,
-    StateSummary,
-    Summary,
-    SystemHealth,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    change_for,
-    decode_command,
-    decode_event,
 )
-from coordinator.domain.model import MAX_LONG
+from coordinator.domain.decider import Accepted
+from coordinator.domain.events import (
+    PipelineRegistered,
+    PipelineStatusUpdated,
+    PipelineUnregistered,
+    ResourceUsageReported,
+)
+from coordinator.domain.model import (
+    MAX_LONG,
+    PipelineInfo,
+    PipelineStatus,
+    ResourceLimits,
+    Summary,
+    SystemHealth,
+)
 from coordinator.domain.queries import list_page, system_status
-from coordinator.domain.replies import error_reply, ok_reply
+from coordinator.domain.replies import (
+    ErrorCode,
+    ErrorInfo,
+    PipelinePage,
+    Reply,
+    StateSummary,
+    error_reply,
+    ok_reply,
+)
+from coordinator.domain.state import CoordinatorState, change_for
+from coordinator.domain.view import AppliedCommand
 from coordinator.domain.wire import WireModel
 
 from .support import T0, given, register, when

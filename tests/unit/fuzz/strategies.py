@@ -16,9 +16,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from coordinator.domain import ErrorCode, PipelineStatus
 from coordinator.domain.codec import KNOWN_COMMAND_TYPES
-from coordinator.domain.model import MAX_LONG
+from coordinator.domain.model import MAX_LONG, PipelineStatus
+from coordinator.domain.replies import ErrorCode
 
 REPLY_PREFIX = "coordinator.replies"
 FULLWIDTH_RUNNING = "".join(chr(ord(letter) + 0xFEE0) for letter in "running")

@@ -22,19 +22,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coordinator.config import Settings
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
-    Answered,
-    DecodeError,
-    ErrorCode,
-    Event,
-    Refused,
-    decode_event,
-    fold,
-)
-from coordinator.domain.events import EVENT_TAG
-from coordinator.domain.replies import Reply
+from coordinator.domain.codec import DecodeError, decode_event
+from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused
+from coordinator.domain.events import EVENT_TAG, Event
+from coordinator.domain.replies import ErrorCode, Reply
+from coordinator.domain.state import fold
 from coordinator.domain.validation import reply_topic_problem
 from coordinator.kafka.records import COMMAND_OFFSET_HEADER, OutRecord, Record
 from coordinator.store.table import StateTable

@@ -14,23 +14,11 @@ from hypothesis import event as note_kind
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
-    Answered,
-    Command,
-    CoordinatorState,
-    DecodeError,
-    ErrorCode,
-    Refused,
-    RegisterPipeline,
-    decide,
-    decode_command,
-    evolve,
-    fold,
-)
-from coordinator.domain.commands import CAUSED_BY
-from coordinator.domain.replies import Reply, error_reply, ok_reply
+from coordinator.domain.codec import DecodeError, decode_command
+from coordinator.domain.commands import CAUSED_BY, Command, RegisterPipeline
+from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused, decide
+from coordinator.domain.replies import ErrorCode, Reply, error_reply, ok_reply
+from coordinator.domain.state import CoordinatorState, evolve, fold
 from tests.unit.domain.support import T0, context
 
 from .budget import fuzz

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coordinator.domain import CommandModel, DecodeError, UpdatePipelineStatus, codec
-from coordinator.domain.codec import decode_command, decode_command_lenient
+from coordinator.domain import codec
+from coordinator.domain.codec import DecodeError, decode_command, decode_command_lenient
+from coordinator.domain.commands import CommandModel, UpdatePipelineStatus
 from tests.corpus.hostile import Entry, Topics, load, script
 
 from .budget import fuzz

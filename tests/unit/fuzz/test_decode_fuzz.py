@@ -12,8 +12,9 @@ import math
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from coordinator.domain import CommandModel, DecodeError, ErrorCode, decode_command
-from coordinator.domain.codec import MAX_ERROR_MESSAGE_LENGTH
+from coordinator.domain.codec import MAX_ERROR_MESSAGE_LENGTH, DecodeError, decode_command
+from coordinator.domain.commands import CommandModel
+from coordinator.domain.replies import ErrorCode
 
 from .budget import fuzz
 from .strategies import (

@@ -28,33 +28,21 @@ from hypothesis.stateful import (
     rule,
 )
 
-from coordinator.domain import (
-    Accepted,
-    AlreadyApplied,
-    Answered,
+from coordinator.domain.commands import (
     CheckResourceAvailability,
     Command,
-    CoordinatorState,
-    Decision,
-    ErrorCode,
     GetPipelineInfo,
     GetSystemStatus,
     ListPipelines,
-    PipelineInfo,
-    PipelinePage,
-    PipelineStatus,
-    Refused,
     RegisterPipeline,
     ReportResourceUsage,
-    StateSummary,
-    SystemStatus,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    apply_change,
-    change_for,
-    decide,
-    evolve,
 )
+from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Decision, Refused, decide
+from coordinator.domain.model import PipelineInfo, PipelineStatus
+from coordinator.domain.replies import ErrorCode, PipelinePage, StateSummary, SystemStatus
+from coordinator.domain.state import CoordinatorState, apply_change, change_for, evolve
 from tests.unit.domain.support import T0, context
 
 from .budget import fuzz

@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console, RenderableType
 
-from coordinator.domain import (
+from coordinator.domain.model import (
     HealthStatus,
     PipelineInfo,
     PipelineStatus,
     ResourceLimits,
-    StateSummary,
     SystemHealth,
-    SystemStatus,
 )
+from coordinator.domain.replies import StateSummary, SystemStatus
 from coordinator.operator import render
 
 NOW = datetime(2026, 11, 27, 4, 8, 40, 25000, tzinfo=UTC)

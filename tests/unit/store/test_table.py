@@ -11,19 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.domain import (
-    Accepted,
-    CoordinatorState,
-    PipelineStatus,
+from coordinator.domain.commands import (
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    change_for,
-    decide,
-    evolve,
 )
-from coordinator.domain.decider import Context
+from coordinator.domain.decider import Accepted, Context, decide
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.state import CoordinatorState, change_for, evolve
 from coordinator.store import Overlay, StateTable
 from coordinator.store.table import APPLIED, HEARTBEAT
 

@@ -12,29 +12,24 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from coordinator.domain import (
-    Accepted,
+from coordinator.domain.commands import (
+    COMMAND_TYPES,
     CheckResourceAvailability,
     Command,
-    ErrorCode,
-    ErrorInfo,
     GetPipelineInfo,
     GetSystemStatus,
     ListPipelines,
-    PipelineStatus,
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    change_for,
-    decide,
-    evolve,
 )
-from coordinator.domain.commands import COMMAND_TYPES
+from coordinator.domain.decider import Accepted, decide
 from coordinator.domain.events import EVENT_TYPES
+from coordinator.domain.model import PipelineStatus
 from coordinator.domain.queries import list_page, system_status
-from coordinator.domain.replies import error_reply, ok_reply
-from coordinator.domain.state import CoordinatorState
+from coordinator.domain.replies import ErrorCode, ErrorInfo, error_reply, ok_reply
+from coordinator.domain.state import CoordinatorState, change_for, evolve
 from topics import schemas
 from topics.schemas import SCHEMA_DIRECTORY, drifted, generate, main
 

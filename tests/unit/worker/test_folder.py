@@ -12,20 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    CoordinatorState,
-    Event,
-    PipelineStatus,
+from coordinator.domain.commands import (
+    Command,
     RegisterPipeline,
     ReportResourceUsage,
     UnregisterPipeline,
     UpdatePipelineStatus,
-    decide,
-    evolve,
 )
-from coordinator.domain.commands import Command
-from coordinator.domain.decider import Context
+from coordinator.domain.decider import Accepted, Context, decide
+from coordinator.domain.events import Event
+from coordinator.domain.model import PipelineStatus
+from coordinator.domain.state import CoordinatorState, evolve
 from coordinator.errors import RecoveryError
 from coordinator.kafka.records import COMMAND_OFFSET_HEADER, Record
 from coordinator.store.table import APPLIED, HEARTBEAT, StateTable

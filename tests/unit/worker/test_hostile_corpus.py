@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from coordinator.config import Settings
-from coordinator.domain import decode_event
+from coordinator.domain.codec import decode_event
 from coordinator.kafka.records import COMMAND_OFFSET_HEADER, OutRecord, Record
 from coordinator.store.table import StateTable
 from coordinator.worker.processing import BatchBuilder, context_for

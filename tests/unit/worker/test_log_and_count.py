@@ -7,23 +7,19 @@ from typing import Literal
 
 import pytest
 
-from coordinator.domain import (
-    Accepted,
-    PipelineStatus,
-    RegisterPipeline,
-    ReportResourceUsage,
-    UnregisterPipeline,
-    UpdatePipelineStatus,
-    decide,
-)
 from coordinator.domain.commands import (
     COMMAND_TYPES,
     CommandModel,
     Declaration,
+    RegisterPipeline,
+    ReportResourceUsage,
     SuccessReply,
+    UnregisterPipeline,
+    UpdatePipelineStatus,
     type_name,
 )
-from coordinator.domain.model import Summary
+from coordinator.domain.decider import Accepted, decide
+from coordinator.domain.model import PipelineStatus, Summary
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import log_and_count_batch
 from coordinator.worker.processing import Outcome

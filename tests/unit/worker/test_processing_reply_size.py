@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from coordinator.config import Settings
-from coordinator.domain import Reply
+from coordinator.domain.replies import Reply
 from coordinator.kafka.records import OutRecord, Record
 from coordinator.store.table import StateTable
 from coordinator.worker.processing import BatchBuilder, context_for, decode
