@@ -2,7 +2,7 @@
 
 What a worker does with each event it replays (decode, ``change_for``, the table's writes), timed
 over a synthetic journal (``bench.journal.synthetic_events``: registrations of ``P`` pipelines,
-then status updates and resource reports of random ones) folded by ``recovery.Folder`` into a
+then status updates and resource reports of random ones) folded by ``recovery.JournalFold`` into a
 fresh RocksDB table, the records built one by one as the reader builds them. The baseline, timed
 in the same process on the same bytes, is the least any Python fold does: ``json.loads`` of each
 event. ``--ref`` measures another commit's code (exported like ``python -m bench --ref``).
@@ -29,7 +29,7 @@ def fold_rate(values: list[tuple[bytes, bytes]], data_dir: Path) -> float:
     """Events/s through the worker's own fold (imported from ``sys.path``)."""
     from coordinator.kafka.records import Record
     from coordinator.store.table import StateTable
-    from coordinator.worker.recovery import Folder
+    from coordinator.worker.recovery import JournalFold
 
     table = StateTable(data_dir / "state")
     records = (
@@ -37,7 +37,7 @@ def fold_rate(values: list[tuple[bytes, bytes]], data_dir: Path) -> float:
         for offset, (key, value) in enumerate(values)
     )
     started = time.perf_counter()
-    folded = Folder(table, 10_000).fold(records)
+    folded = JournalFold(table, 10_000).fold(records)
     elapsed = time.perf_counter() - started
     table.close()
     if folded != len(values):

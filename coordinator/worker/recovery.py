@@ -65,7 +65,7 @@ class RecoveryReport:
     snapshot_seq: int | None = None
 
 
-class Folder:
+class JournalFold:
     """Folds journal records into a table in chunks, checking that ``seq`` runs without gaps.
 
     One overlay spans the whole fold and stays as a read cache after each chunk is written, so a
@@ -168,7 +168,7 @@ def catch_up(
                 f"local state is at seq {table.summary.seq} but the journal has seq {found} "
                 f"at offset {start}"
             )
-    return Folder(table, settings.applied_capacity).fold(records)
+    return JournalFold(table, settings.applied_capacity).fold(records)
 
 
 def catch_up_to_end(settings: Settings, table: StateTable) -> int:
@@ -285,7 +285,7 @@ class Follower:
     def __init__(self, settings: Settings, table: StateTable) -> None:
         self.table = table
         self.consumer = committed_consumer(settings, "standby", eof=False)
-        self.folder = Folder(table, settings.applied_capacity)
+        self._journal_fold = JournalFold(table, settings.applied_capacity)
         position = table.events_offset + 1 if table.events_offset >= 0 else None
         assign(self.consumer, settings.topics.events, position)
 
@@ -308,7 +308,7 @@ class Follower:
         return records
 
     def fold(self, records: list[Record]) -> int:
-        return self.folder.fold(records)
+        return self._journal_fold.fold(records)
 
     def close(self) -> None:
         self.consumer.close()

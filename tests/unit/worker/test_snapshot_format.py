@@ -25,7 +25,7 @@ def table() -> Iterator[StateTable]:
     with tempfile.TemporaryDirectory() as directory:
         opened = StateTable(Path(directory) / "state")
         events, _state = journal(7, 300)
-        recovery.Folder(opened, CAPACITY).fold(journal_records(events))
+        recovery.JournalFold(opened, CAPACITY).fold(journal_records(events))
         yield opened
         opened.close()
 

@@ -113,7 +113,7 @@ def test_the_fold_leaves_what_the_in_memory_fold_holds(
     monkeypatch.setattr(recovery, "FOLD_CACHE", cache)
     events, state = journal(seed, 400)
     assert len(events) > 150
-    folded = recovery.Folder(table, CAPACITY).fold(records(events))
+    folded = recovery.JournalFold(table, CAPACITY).fold(records(events))
     assert folded == len(events)
     assert_table_holds(table, state)
     assert table.events_offset == (len(events) - 1) * 2
@@ -127,10 +127,10 @@ def test_a_tail_folds_onto_a_table_that_holds_state(
     events, state = journal(4, 500)
     journal_records = records(events)
     half = len(events) // 2
-    assert recovery.Folder(table, CAPACITY).fold(journal_records[:half]) == half
+    assert recovery.JournalFold(table, CAPACITY).fold(journal_records[:half]) == half
     # The tail starts with the record the table was checked against: passed over, not refolded.
     tail = journal_records[half - 1 :]
-    assert recovery.Folder(table, CAPACITY).fold(tail) == len(events) - half
+    assert recovery.JournalFold(table, CAPACITY).fold(tail) == len(events) - half
     assert_table_holds(table, state)
 
 
@@ -139,5 +139,5 @@ def test_a_gap_in_seq_is_an_error_and_nothing_after_it_is_written(table: StateTa
     journal_records = records(events)
     del journal_records[30]
     with pytest.raises(RecoveryError, match=f"expected seq 31, found 32 at offset {31 * 2}"):
-        recovery.Folder(table, CAPACITY).fold(journal_records)
+        recovery.JournalFold(table, CAPACITY).fold(journal_records)
     assert table.summary.seq < 31
