@@ -16,8 +16,8 @@ from coordinator.kafka.records import Record
 from coordinator.store.table import StateTable
 from coordinator.worker import recovery, snapshots
 from coordinator.worker.snapshots import FORMAT, SUPPORTED_FORMATS, SnapshotCatalog
-from tests.unit.worker.test_folder import CAPACITY, journal
-from tests.unit.worker.test_folder import records as journal_records
+from tests.unit.worker.test_journal_fold import CAPACITY, journal
+from tests.unit.worker.test_journal_fold import records as journal_records
 
 
 @pytest.fixture
