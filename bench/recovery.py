@@ -1,4 +1,4 @@
-"""3. Recovery: time from a worker's start to ready, by the three routes of SPEC §7.
+"""3. Recovery: time from a worker's start to ready, by the three routes of recovery.
 
 Method. A synthetic journal (``bench.journal``) of ``E - T`` events is produced directly: ``P``
 registrations, then status updates and resource reports of random pipelines, with the ``tag`` and

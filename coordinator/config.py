@@ -2,7 +2,7 @@
 
 Defaults are the design document's (snapshot every 50 events, keep 2, 80 % CPU, 80000 MB) and a
 local broker. Precedence: environment, then the file named by ``COORDINATOR_CONFIG_FILE``, then
-defaults. Every field is documented in the README's configuration table.
+defaults. Every field is documented in docs/operations.md (tests/ops/test_docs.py checks it).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every topic of the coordinator, as plain data (SPEC §2).
+"""Every topic of the coordinator, as plain data (docs/protocol.md "Topics").
 
 The worker, the client, the ops scripts and the tests all read these definitions; ``coordinator
 topics create`` turns them into topics on any cluster. Names are ``<prefix>.<suffix>`` with the

@@ -76,7 +76,7 @@ _VALUE_RULES: Mapping[str, Mapping[str, int]] = {
     "totalRecords": _COUNT,
     "failedRecords": _COUNT,
 }
-"""The value rules of SPEC §4 that JSON Schema can say, from the domain's own limits.
+"""The value rules that JSON Schema can say, from the domain's own limits.
 
 The models check only shape (the decider applies these rules and names the one broken), so the
 schemas add them for producers. What a schema cannot say (a name that is blank after trimming,

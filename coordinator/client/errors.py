@@ -1,6 +1,6 @@
 """What a client call can raise, each with a message that says what to do about it.
 
-A refusal carries the SPEC error code (``CommandRefusedError.code``); everything else means the
+A refusal carries the stable error code (``CommandRefusedError.code``); everything else means the
 command may not have reached a coordinator at all: no broker, no topics, not delivered, or no
 reply in time (is a worker running?).
 """
@@ -16,7 +16,7 @@ class ClientError(CoordinatorError):
 
 
 class CommandRefusedError(ClientError):
-    """The coordinator refused the command; ``code`` is the stable SPEC error code."""
+    """The coordinator refused the command; ``code`` is the stable error code (docs/protocol.md)."""
 
     def __init__(self, reply: Reply) -> None:
         assert reply.error is not None

@@ -75,7 +75,7 @@ def has_resources_available(
     estimated_memory: int,
     limits: ResourceLimits | None = None,
 ) -> bool:
-    """``totalCpuPercent + estimatedCpu <= maxCpuPercent`` and the same for memory (SPEC §4)."""
+    """``totalCpuPercent + estimatedCpu <= maxCpuPercent`` and the same for memory."""
     ceiling = limits if limits is not None else ResourceLimits()
     summary = view.summary
     cpu_fits = summary.total_cpu_percent + estimated_cpu <= ceiling.max_cpu_percent

@@ -1,4 +1,4 @@
-"""Replies: the design document's ``StatusReply``, as JSON on a reply topic (SPEC §3 "Replies")."""
+"""Replies: the design document's ``StatusReply``, as JSON on a reply topic."""
 
 from __future__ import annotations
 

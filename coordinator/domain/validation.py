@@ -1,4 +1,4 @@
-"""Rules about values (SPEC §4 "Validation"), each returning a message or None when satisfied."""
+"""Rules about values, each returning a message or None when satisfied."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Pure: every function takes the domain's models (and the current time, for ages) and returns a
 renderable or a string; nothing here talks to Kafka or prints. ``--json`` output does not come
-from here: it is the models' own ``to_json()``, the SPEC's wire format.
+from here: it is the models' own ``to_json()``, the wire format.
 """
 
 from __future__ import annotations

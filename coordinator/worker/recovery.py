@@ -1,4 +1,4 @@
-"""Rebuilding the state table from Kafka (SPEC §7), and keeping it up to date as a standby.
+"""Rebuilding the state table from Kafka, and keeping it up to date as a standby.
 
 Recovery prefers, in order: the local RocksDB table (checked against the journal, then the events
 after it), the newest valid snapshot plus the events after it, and the whole journal. A worker

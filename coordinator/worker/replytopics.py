@@ -1,4 +1,4 @@
-"""Which reply topics exist: a reply to a missing topic must not stall the stream (SPEC §6).
+"""Which reply topics exist: a reply to a missing topic must not stall the stream.
 
 A topic not yet known is looked for, with one cluster metadata request at a time, for at most
 ``reply_topic_wait_ms`` (a client may create its topic just before it sends); a topic found

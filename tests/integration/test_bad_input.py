@@ -1,4 +1,4 @@
-"""Bad input never stops the stream: each kind is dead-lettered with its reason (SPEC §5-§6)."""
+"""Bad input never stops the stream: each kind is dead-lettered with its reason."""
 
 from __future__ import annotations
 

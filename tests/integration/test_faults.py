@@ -1,4 +1,4 @@
-"""Faults a control plane meets in production (SPEC §5): failover to a hot standby, a stalled
+"""Faults a control plane meets in production: failover to a hot standby, a stalled
 former owner waking up (fencing), and a broker restart. Nothing accepted may be lost or repeated.
 """
 

@@ -1,4 +1,4 @@
-"""Availability (SPEC §5): a broker outage or stall of any length ends with the same worker
+"""Availability: a broker outage or stall of any length ends with the same worker
 process serving again within 5 s of the broker's return; standbys joining, leaving or dying never
 interrupt the active worker. Nothing accepted is lost or repeated meanwhile.
 """

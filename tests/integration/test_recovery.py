@@ -1,4 +1,4 @@
-"""Recovery (SPEC §7): a worker on a fresh machine rebuilds from the newest snapshot plus the
+"""Recovery: a worker on a fresh machine rebuilds from the newest snapshot plus the
 events after it, not from the whole journal, and the snapshots topic keeps only the newest 2."""
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_full_journal_replay_without_snapshot(deployment: Deployment) -> None:
 
 
 def test_events_older_than_the_kept_snapshots_can_be_deleted(deployment: Deployment) -> None:
-    """The design document's withDeleteEventsOnSnapshot (off by default, SPEC §7)."""
+    """The design document's withDeleteEventsOnSnapshot (off by default)."""
     from confluent_kafka import Consumer, TopicPartition
 
     worker = deployment.worker(snapshot_every=20, delete_events_on_snapshot="true").start()

@@ -36,7 +36,7 @@ def refused(line: str | bytes, code: ErrorCode = ErrorCode.INVALID_COMMAND) -> D
     return result
 
 
-# Commands typed by hand, as in SPEC §3
+# Commands typed by hand, as in docs/protocol.md
 
 
 def test_the_spec_example_decodes_to_a_register_pipeline() -> None:

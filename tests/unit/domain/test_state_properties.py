@@ -2,7 +2,7 @@
 
 Each example drives a fresh registry the way the worker does: decide the next command against the
 current state, evolve the state with the events it emits, and keep the journal. Whatever the
-sequence, the invariants of SPEC §3-§5 must hold after every step.
+sequence, the invariants of docs/protocol.md must hold after every step.
 """
 
 from __future__ import annotations

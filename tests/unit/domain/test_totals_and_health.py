@@ -1,4 +1,4 @@
-"""Totals are the sum of each registered pipeline's latest report; health follows SPEC §4."""
+"""Totals are the sum of each registered pipeline's latest report; health follows the protocol."""
 
 from __future__ import annotations
 

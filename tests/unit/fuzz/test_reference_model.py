@@ -1,4 +1,4 @@
-"""The decider and ``evolve`` against a reference model written from SPEC §3-§4 alone.
+"""The decider and ``evolve`` against a reference model written from docs/protocol.md alone.
 
 The model is plain dicts and sums: registered pipelines with their status, records, CPU and
 memory; totals recomputed by summing every step; the health rule; the resource-check rule; the

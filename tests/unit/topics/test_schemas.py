@@ -128,7 +128,7 @@ def test_the_module_runs_as_a_script() -> None:
     assert result.returncode == 0, result.stderr
 
 
-# Commands as humans type them (SPEC §3)
+# Commands as humans type them (docs/protocol.md)
 
 HAND_TYPED = [
     (
