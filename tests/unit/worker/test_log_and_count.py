@@ -35,7 +35,7 @@ EXAMPLES: dict[type[CommandModel], CommandModel] = {
 }
 """One command of each state-changing type that a registry holding p1 accepts."""
 
-COUNTERS = {
+COUNTERS = {  # the design document's counters; any other type is in coordinator_commands_total
     "RegisterPipeline": "coordinator_registrations_total",
     "UnregisterPipeline": "coordinator_unregistrations_total",
     "UpdatePipelineStatus": "coordinator_status_updates_total",
@@ -46,7 +46,6 @@ COUNTERS = {
 def test_there_is_an_example_of_every_state_changing_command_type() -> None:
     changing = {command for command in COMMAND_TYPES if command.declared.changes_state}
     assert set(EXAMPLES) == changing
-    assert set(COUNTERS) == {type_name(command) for command in changing}
 
 
 @pytest.mark.parametrize("kind", list(EXAMPLES), ids=type_name)
@@ -65,7 +64,8 @@ def test_an_accepted_command_is_logged_and_counted(
 
     assert [r for r in caplog.records if "p1" in r.getMessage() or "p2" in r.getMessage()]
     sample = metrics.registry.get_sample_value
-    assert sample(COUNTERS[command.type]) == 1
+    if command.type in COUNTERS:
+        assert sample(COUNTERS[command.type]) == 1
     assert sample("coordinator_commands_total", {"type": command.type, "result": "accepted"}) == 1
     assert sample("coordinator_events_appended_total") == len(decision.events)
 
