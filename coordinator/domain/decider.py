@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import assert_never
+from typing import Any, assert_never
 
 from coordinator.domain.commands import (
     CheckResourceAvailability,
@@ -179,74 +179,71 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
             assert_never(command)
 
 
-def _register(command: RegisterPipeline, state: StateView, seq: int, at: datetime) -> Decision:
-    name_problem = text_problem("name", command.name, MAX_NAME_LENGTH)
-    refusal = _id_problem(command.pipeline_id) or (name_problem and invalid(name_problem))
-    if refusal:
+PipelineCommand = RegisterPipeline | UnregisterPipeline | UpdatePipelineStatus | ReportResourceUsage
+
+
+def _refusal(
+    command: PipelineCommand, state: StateView, problem: str | None = None, *, known: bool = True
+) -> Refused | None:
+    """Why a command about one pipeline is refused, in this order: its id, its values
+    (``problem``), then the pipeline not registered (or, for ``known=False``, registered)."""
+    refusal = _id_problem(command.pipeline_id)
+    if refusal is not None:
         return refusal
-    if state.pipeline(command.pipeline_id) is not None:
+    if problem is not None:
+        return invalid(problem)
+    registered = state.pipeline(command.pipeline_id) is not None
+    if known and not registered:
+        return _not_found(command.pipeline_id)
+    if registered and not known:
         error = ErrorInfo(
             code=ErrorCode.PIPELINE_ALREADY_REGISTERED,
             message=f"pipeline {command.pipeline_id!r} is already registered",
         )
         return Refused(error, dead_letter=False)
-    event = PipelineRegistered(
-        seq=seq,
-        command_id=command.command_id,
-        pipeline_id=command.pipeline_id,
-        name=command.name,
-        timestamp=at,
-    )
-    return Accepted((event,))
+    return None
+
+
+def _stamp(command: PipelineCommand, seq: int, at: datetime) -> dict[str, Any]:
+    """The fields every event has, for the event ``command`` causes."""
+    return {
+        "seq": seq,
+        "command_id": command.command_id,
+        "pipeline_id": command.pipeline_id,
+        "timestamp": at,
+    }
+
+
+def _register(command: RegisterPipeline, state: StateView, seq: int, at: datetime) -> Decision:
+    problem = text_problem("name", command.name, MAX_NAME_LENGTH)
+    refusal = _refusal(command, state, problem, known=False)
+    return refusal or Accepted((PipelineRegistered(**_stamp(command, seq, at), name=command.name),))
 
 
 def _unregister(command: UnregisterPipeline, state: StateView, seq: int, at: datetime) -> Decision:
-    refusal = _id_problem(command.pipeline_id) or _unknown(command.pipeline_id, state)
-    if refusal is not None:
-        return refusal
-    event = PipelineUnregistered(
-        seq=seq,
-        command_id=command.command_id,
-        pipeline_id=command.pipeline_id,
-        timestamp=at,
-    )
-    return Accepted((event,))
+    refusal = _refusal(command, state)
+    return refusal or Accepted((PipelineUnregistered(**_stamp(command, seq, at)),))
 
 
-def _records_problem(command: UpdatePipelineStatus) -> Refused | None:
-    for name, count in (
-        ("totalRecords", command.total_records),
-        ("failedRecords", command.failed_records),
-    ):
-        problem = count_problem(name, count)
-        if problem is not None:
-            return invalid(problem)
-    if command.failed_records > command.total_records:
-        return invalid(
-            f"failedRecords ({command.failed_records}) must not exceed "
-            f"totalRecords ({command.total_records})"
-        )
-    return None
+def _records_problem(command: UpdatePipelineStatus) -> str | None:
+    total, failed = command.total_records, command.failed_records
+    problem = count_problem("totalRecords", total) or count_problem("failedRecords", failed)
+    if problem is None and failed > total:
+        problem = f"failedRecords ({failed}) must not exceed totalRecords ({total})"
+    return problem
 
 
 def _update_status(
     command: UpdatePipelineStatus, state: StateView, seq: int, at: datetime
 ) -> Decision:
-    refusal = (
-        _id_problem(command.pipeline_id)
-        or _records_problem(command)
-        or _unknown(command.pipeline_id, state)
-    )
+    refusal = _refusal(command, state, _records_problem(command))
     if refusal is not None:
         return refusal
     event = PipelineStatusUpdated(
-        seq=seq,
-        command_id=command.command_id,
-        pipeline_id=command.pipeline_id,
+        **_stamp(command, seq, at),
         status=command.status,
         total_records=command.total_records,
         failed_records=command.failed_records,
-        timestamp=at,
     )
     return Accepted((event,))
 
@@ -254,25 +251,14 @@ def _update_status(
 def _report_resources(
     command: ReportResourceUsage, state: StateView, seq: int, at: datetime
 ) -> Decision:
-    value_problem = percent_problem("cpuPercent", command.cpu_percent) or count_problem(
-        "memoryMB", command.memory_mb
-    )
-    refusal = (
-        _id_problem(command.pipeline_id)
-        or (value_problem and invalid(value_problem))
-        or _unknown(command.pipeline_id, state)
-    )
-    if refusal:
+    cpu, memory = command.cpu_percent, command.memory_mb
+    problem = percent_problem("cpuPercent", cpu) or count_problem("memoryMB", memory)
+    refusal = _refusal(command, state, problem)
+    if refusal is not None:
         return refusal
-    event = ResourceUsageReported(
-        seq=seq,
-        command_id=command.command_id,
-        pipeline_id=command.pipeline_id,
-        cpu_percent=command.cpu_percent,
-        memory_mb=command.memory_mb,
-        timestamp=at,
+    return Accepted(
+        (ResourceUsageReported(**_stamp(command, seq, at), cpu_percent=cpu, memory_mb=memory),)
     )
-    return Accepted((event,))
 
 
 def _check_resources(
