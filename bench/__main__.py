@@ -95,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="a COORDINATOR_NAME setting for every worker (repeatable), for what-if runs such as "
-        "--worker-env BATCH_LINGER_MS=20; a measurement's own settings (snapshots off) win",
+        "--worker-env BATCH_MAX=200; a measurement's own settings (snapshots off) win",
     )
     created.add_argument(
         "--keep", action="store_true", help="keep worker logs and data of the run under .data/bench"

@@ -74,12 +74,6 @@ class Settings(BaseSettings):
     )
 
     batch_max: int = Field(default=500, ge=1, description="Most commands applied in one batch.")
-    batch_linger_ms: float = Field(
-        default=0.0,
-        ge=0,
-        description="Extra wait for a small batch to fill (0: commands that arrive during a "
-        "commit form the next batch).",
-    )
     session_timeout_ms: int = Field(
         default=6000, description="Consumer group session timeout: how fast a dead worker is seen."
     )

@@ -43,8 +43,16 @@ def percent_problem(field: str, value: float) -> str | None:
 
 def count_problem(field: str, value: int) -> str | None:
     if not 0 <= value <= MAX_LONG:
-        return f"{field} must be between 0 and {MAX_LONG}, got {value}"
+        return f"{field} must be between 0 and {MAX_LONG}, got {_shown(value)}"
     return None
+
+
+def _shown(value: int) -> str:
+    """An integer for a message, at most about 40 characters (one may have 4,300 digits)."""
+    digits = str(value)
+    if len(digits) <= 40:
+        return digits
+    return f"{digits[:20]}... ({len(digits.lstrip('-'))} digits)"
 
 
 def reply_topic_problem(topic: str, prefix: str) -> str | None:

@@ -40,8 +40,8 @@ def add_routes(app: faust.App, service: CoordinatorService) -> None:
         service.metrics.stale.set(count_stale(table, settings.stale_after))
         service.metrics.observe_summary(table.summary)
         lag = await service.commands_lag()
-        if lag is not None:
-            service.metrics.lag.set(lag)
+        # Only the active worker knows; a standby (or one that stepped down) reports none.
+        service.metrics.lag.set(lag if lag is not None else 0)
         body = generate_latest(service.metrics.registry)
         return view.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 

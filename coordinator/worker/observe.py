@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from coordinator.domain.codec import KNOWN_COMMAND_TYPES
 from coordinator.domain.commands import (
     CheckResourceAvailability,
     CommandModel,
@@ -28,6 +29,17 @@ from coordinator.worker.metrics import Metrics
 from coordinator.worker.processing import BatchResult, Outcome
 
 log = logging.getLogger("coordinator")
+
+
+_CANONICAL_TYPES = {name.lower(): name for name in KNOWN_COMMAND_TYPES}
+
+
+def type_label(command_type: str | None) -> str:
+    """The ``type`` label of a command: its canonical name, or ``unknown`` for a type that is
+    not one (a producer sending made-up types must not make a series for each)."""
+    if command_type is None:
+        return "unknown"
+    return _CANONICAL_TYPES.get(command_type.lower(), "unknown")
 
 
 def _number(value: float) -> str:
@@ -98,13 +110,13 @@ def log_and_count(outcome: Outcome, counts: BatchCounts) -> None:
     """Log one command's outcome and add it to ``counts``."""
     command = outcome.command
     before = outcome.before if outcome.before is not None else Summary()
-    kind = outcome.command_type or "unknown"
+    kind = type_label(outcome.command_type)
     if outcome.dead_lettered and outcome.error is not None:
         counts.dead_letters[outcome.error.code.value] += 1
         log.warning(
             "msg=Command dead-lettered offset=%d type=%s code=%s reason=%s",
             outcome.offset,
-            quote(kind),
+            quote((outcome.command_type or "unknown")[:256]),
             outcome.error.code.value,
             quote(outcome.error.message),
         )

@@ -92,5 +92,14 @@ def test_a_command_type_without_a_line_of_its_own_is_logged_by_its_declaration(
     assert [r.getMessage() for r in caplog.records] == [
         "msg=Rename a pipeline pipelineId=p1 name=New\\nname"
     ]
-    labels = {"type": "RenamePipeline", "result": "accepted"}
+    # Not one of COMMAND_TYPES (a real new type would be): counted under ``unknown``.
+    labels = {"type": "unknown", "result": "accepted"}
     assert metrics.registry.get_sample_value("coordinator_commands_total", labels) == 1
+
+
+def test_a_made_up_command_type_adds_one_series_not_one_per_type() -> None:
+    from coordinator.worker.observe import type_label
+
+    assert type_label("RegisterPipeline") == "RegisterPipeline"
+    assert type_label("registerpipeline") == "RegisterPipeline"
+    assert type_label("LaunchRocket") == type_label("x" * 100) == type_label(None) == "unknown"
