@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.inprocess import add_source_options, code_for, run_inner
 from bench.journal import JournalShape, synthetic_events
@@ -27,17 +28,21 @@ from bench.journal import JournalShape, synthetic_events
 
 def fold_rate(values: list[tuple[bytes, bytes]], data_dir: Path) -> float:
     """Events/s through the worker's own fold (imported from ``sys.path``)."""
-    from coordinator.kafka.records import Record
+    from coordinator.kafka import reader
     from coordinator.store.table import StateTable
-    from coordinator.worker.recovery import JournalFold
+    from coordinator.worker import recovery
+
+    # Older code under test (--ref) has Record in kafka.reader and the fold named Folder.
+    record_type: Any = getattr(reader, "Record")  # noqa: B009 - not every version exports it
+    fold_type: Any = getattr(recovery, "JournalFold", None) or recovery.__dict__["Folder"]
 
     table = StateTable(data_dir / "state")
     records = (
-        Record(offset=offset, key=key, value=value, headers=[("tag", b"coordinator")])
+        record_type(offset=offset, key=key, value=value, headers=[("tag", b"coordinator")])
         for offset, (key, value) in enumerate(values)
     )
     started = time.perf_counter()
-    folded = JournalFold(table, 10_000).fold(records)
+    folded: int = fold_type(table, 10_000).fold(records)
     elapsed = time.perf_counter() - started
     table.close()
     if folded != len(values):

@@ -68,6 +68,11 @@ def worker_rate(pipelines: int, payloads: list[bytes], data_dir: Path) -> float:
     settings = Settings(data_dir=data_dir)
     table = StateTable(data_dir / "state")
     decode = getattr(processing, "decode", None)
+    incoming_record: Any = processing.__dict__.get("Incoming")  # before coordinator.kafka.records
+    if incoming_record is None:
+        from coordinator.kafka.records import Record
+
+        incoming_record = Record
     extra_args = len(inspect.signature(processing.BatchBuilder.__init__).parameters) - 5
 
     def run(batch: list[bytes], first_offset: int) -> None:
@@ -76,7 +81,7 @@ def worker_rate(pipelines: int, payloads: list[bytes], data_dir: Path) -> float:
         builder_args += [lambda _topic: None] * extra_args
         builder = processing.BatchBuilder(*builder_args)
         for position, payload in enumerate(batch):
-            incoming = processing.Record(first_offset + position, None, payload)
+            incoming = incoming_record(first_offset + position, None, payload)
             decoded = (
                 decode(incoming, settings.max_command_bytes)
                 if decode is not None
