@@ -9,6 +9,7 @@ through a worker would take longer than the measurements themselves.
 
 from __future__ import annotations
 
+import importlib
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,15 @@ from topics.definitions import AGGREGATE_ID
 Headers = list[tuple[str, str | bytes | None]]
 COMMAND_OFFSET_HEADER = "command-offset"
 """As the worker writes it (``coordinator.kafka.records``); here too for older code (--ref)."""
+
+
+def prepare(command: Any, reply_topic: str | None) -> Any:
+    """The client's ``prepare`` (in ``requests`` now, in ``calls`` in older code under test)."""
+    try:
+        module = importlib.import_module("coordinator.client.requests")
+    except ImportError:
+        module = calls
+    return module.prepare(command, reply_topic)
 
 
 def _command_of(built: Any) -> Any:
@@ -75,7 +85,7 @@ def check_command_templates() -> None:
     """The templates must stay the bytes the client sends; fail loudly if the wire moved."""
     pid = pipeline_id(42)
     expected = {
-        register_command(pid, "c1"): calls.prepare(
+        register_command(pid, "c1"): prepare(
             {
                 "type": "RegisterPipeline",
                 "commandId": "c1",
@@ -84,10 +94,10 @@ def check_command_templates() -> None:
             },
             None,
         ).payload,
-        status_command(pid, "running", 10, 1): calls.prepare(
+        status_command(pid, "running", 10, 1): prepare(
             _command_of(calls.update_status(pid, "running", 10, 1)), None
         ).payload,
-        resource_command(pid, 12.5, 300): calls.prepare(
+        resource_command(pid, 12.5, 300): prepare(
             _command_of(calls.report_resources(pid, 12.5, 300)), None
         ).payload,
     }

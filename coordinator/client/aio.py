@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
-from coordinator.client import calls
+from coordinator.client import calls, requests
 from coordinator.client.replies import ReplyListener
 from coordinator.client.shared import AwaitingCore
 from coordinator.domain.commands import CommandModel
@@ -73,27 +73,27 @@ class AsyncCoordinatorClient(calls.CommandCalls, AwaitingCore):
 
     async def send(self, command: CommandModel | Mapping[str, Any]) -> None:
         """Fire and forget: returns once the broker has the command."""
-        await self.send_raw(calls.prepare(command, None).payload)
+        await self.send_raw(requests.prepare(command, None).payload)
 
     async def request(self, command: CommandModel | Mapping[str, Any]) -> Reply:
         """Send ``command`` and wait for its reply (retrying with the same ``commandId``)."""
         return await self._request(command)
 
-    async def request_value(self, call: calls.Call[T]) -> T:
+    async def request_value(self, call: requests.Call[T]) -> T:
         """Send ``call``'s command and read the value of its reply (refusals raise)."""
-        return calls.value_of(call, await self._request(call.command))
+        return requests.value_of(call, await self._request(call.command))
 
     async def confirm(self, command: CommandModel | Mapping[str, Any]) -> None:
         """Send a fire-and-forget command and wait until it is known to be applied or refused
         (see ``CoordinatorClient.confirm``)."""
         listener = await self._listener()
-        request = calls.prepare(command, listener.topic)
+        request = requests.prepare(command, listener.topic)
         outcome = listener.expect(request.correlation_id)
         try:
             barrier = calls.barrier()
-            calls.value_of(barrier, await self._request(barrier.command, before=request.payload))
+            requests.value_of(barrier, await self._request(barrier.command, before=request.payload))
             # The listener thread completed ``outcome`` before the barrier's reply.
-            calls.raise_if_refused(outcome.result(0) if outcome.done() else None)
+            requests.raise_if_refused(outcome.result(0) if outcome.done() else None)
         finally:
             listener.forget(request.correlation_id)
 
@@ -101,12 +101,12 @@ class AsyncCoordinatorClient(calls.CommandCalls, AwaitingCore):
         self, command: CommandModel | Mapping[str, Any], before: bytes | None = None
     ) -> Reply:
         listener = await self._listener()
-        request = calls.prepare(command, listener.topic)
+        request = requests.prepare(command, listener.topic)
         with listener.awaiting(request.correlation_id) as future:
             reply = asyncio.wrap_future(future)
             try:
                 for _attempt in range(self.attempts):
-                    for payload in calls.payloads(request, before):
+                    for payload in requests.payloads(request, before):
                         await self.send_raw(payload)
                     with contextlib.suppress(TimeoutError):
                         # shield: a timed-out attempt must not cancel the reply the next awaits.

@@ -1,25 +1,20 @@
-"""What each client call sends and how its reply reads: the part both clients share.
+"""Every command call of the clients, once: its builder, and its line in ``CommandCalls``.
 
-Nothing here touches Kafka. A ``Call`` pairs a command with the reader that turns the value of an
-accepted reply into the domain model the caller gets back; ``prepare`` turns a command into the
-bytes to send, with the ids that a retry must send again. The synchronous and the asyncio client
-only move those bytes and wait, each in its own way.
+A builder makes the ``Call``: the command, how it goes out, and the reader that turns the value
+of an accepted reply into the domain model the caller gets back. ``CommandCalls`` makes each one a
+call of both clients (blocking on ``CoordinatorClient``, a coroutine on
+``AsyncCoordinatorClient``). Nothing here touches Kafka; ``requests`` holds how a call travels.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
 
-from coordinator.client.errors import ClientError, CommandRefusedError, ReplyTimeoutError
-from coordinator.config import Settings
+from coordinator.client.errors import ClientError
+from coordinator.client.requests import Call, Delivery
 from coordinator.domain.commands import (
-    FIRE_AND_FORGET,
     CheckResourceAvailability,
     CommandModel,
     GetPipelineInfo,
@@ -31,7 +26,7 @@ from coordinator.domain.commands import (
     UpdatePipelineStatus,
 )
 from coordinator.domain.model import PipelineInfo, PipelineStatus
-from coordinator.domain.replies import PipelinePage, Reply, ReplyValue, StateSummary, SystemStatus
+from coordinator.domain.replies import PipelinePage, ReplyValue, StateSummary, SystemStatus
 
 if TYPE_CHECKING:
     from coordinator.client.shared import AwaitingCore, BlockingCore
@@ -40,38 +35,8 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class Delivery(Enum):
-    """How a client call goes out."""
-
-    REQUEST = "request"
-    """Sent with a reply topic; the call returns the value of the reply."""
-    SEND = "send"
-    """Fire and forget: the call returns once the broker has the command."""
-    CONFIRM = "confirm"
-    """Fire and forget, then wait until it is known to be applied (a refusal raises)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    """A command, how it goes out, and how to read the value of its reply."""
-
-    command: CommandModel
-    read: Callable[[ReplyValue], T]
-    delivery: Delivery = Delivery.REQUEST
-
-
 def _fire(command: CommandModel, confirm: bool) -> Call[None]:
     return Call(command, lambda _value: None, Delivery.CONFIRM if confirm else Delivery.SEND)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A command ready to send: the bytes, and the ids its reply (and any retry) carries."""
-
-    command_type: str
-    command_id: str
-    correlation_id: str
-    payload: bytes
 
 
 def _instance_of(kind: type[T]) -> Callable[[ReplyValue], T]:
@@ -236,70 +201,3 @@ class Paging:
         self.after = page.next
         self.done = page.next is None
         return page.items
-
-
-# -- requests and replies ---------------------------------------------------------------------
-
-
-def document_of(command: CommandModel | Mapping[str, Any]) -> dict[str, Any]:
-    """The command as the JSON object it is on the wire (camelCase, no null fields)."""
-    if isinstance(command, CommandModel):
-        return command.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return dict(command)
-
-
-def encode(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def expects_reply(document: Mapping[str, Any]) -> bool:
-    """False for the fire-and-forget types, which are answered only when refused."""
-    kind = document.get("type")
-    return not (isinstance(kind, str) and kind.lower() in FIRE_AND_FORGET)
-
-
-def prepare(command: CommandModel | Mapping[str, Any], reply_topic: str | None) -> Request:
-    """The bytes to send. A ``commandId`` is added when missing (a fresh UUID); it doubles as
-    the correlation id, so that a retry of the same ``Request`` is applied at most once."""
-    document = document_of(command)
-    if reply_topic is not None:
-        document.setdefault("commandId", uuid.uuid4().hex)
-        document.setdefault("correlationId", document["commandId"])
-        document["replyTo"] = reply_topic
-    return Request(
-        command_type=str(document.get("type")),
-        command_id=str(document.get("commandId", "")),
-        correlation_id=str(document.get("correlationId", "")),
-        payload=encode(document),
-    )
-
-
-def payloads(request: Request, before: bytes | None) -> tuple[bytes, ...]:
-    """What one attempt sends: ``before`` (a fire-and-forget command a barrier follows), if any,
-    then the request itself."""
-    return (request.payload,) if before is None else (before, request.payload)
-
-
-def value_of(call: Call[T], reply: Reply) -> T:
-    """The value of an accepted reply, or ``CommandRefusedError`` with the refusal's code."""
-    if not reply.ok:
-        raise CommandRefusedError(reply)
-    return call.read(reply.value)
-
-
-def raise_if_refused(reply: Reply | None) -> None:
-    """For a fire-and-forget command: no reply by the barrier means it was accepted."""
-    if reply is not None and not reply.ok:
-        raise CommandRefusedError(reply)
-
-
-def timeout_error(
-    request: Request, settings: Settings, timeout: float, attempts: int
-) -> ReplyTimeoutError:
-    return ReplyTimeoutError(
-        f"no reply to {request.command_type} within {timeout * attempts:g} s "
-        f"({attempts} attempt{'s' if attempts != 1 else ''}, commandId {request.command_id}): "
-        f"is a coordinator worker running against {settings.broker} with topic prefix "
-        f"{settings.topic_prefix!r}? Start one with `coordinator worker`, or check "
-        "COORDINATOR_TOPIC_PREFIX (--prefix). Retrying with the same commandId is safe."
-    )

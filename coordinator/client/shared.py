@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
-from coordinator.client import calls
+from coordinator.client import requests
 from coordinator.client.errors import ReplyTimeoutError
 from coordinator.client.transport import Transport
 from coordinator.config import Settings
@@ -60,14 +60,14 @@ class ClientCore:
     def attempts(self) -> int:
         return self.retries + 1
 
-    def _timed_out(self, request: calls.Request) -> ReplyTimeoutError:
-        return calls.timeout_error(request, self.settings, self.timeout, self.attempts)
+    def _timed_out(self, request: requests.Request) -> ReplyTimeoutError:
+        return requests.timeout_error(request, self.settings, self.timeout, self.attempts)
 
 
 class BlockingCore(ClientCore):
     """A client whose calls block until their reply."""
 
-    def request_value(self, call: calls.Call[T]) -> T:
+    def request_value(self, call: requests.Call[T]) -> T:
         raise NotImplementedError
 
     def send(self, command: Sendable) -> None:
@@ -76,15 +76,15 @@ class BlockingCore(ClientCore):
     def confirm(self, command: Sendable) -> None:
         raise NotImplementedError
 
-    def _bind(self, builder: Callable[P, calls.Call[T]]) -> Callable[P, T]:
+    def _bind(self, builder: Callable[P, requests.Call[T]]) -> Callable[P, T]:
         def call(*args: P.args, **kwargs: P.kwargs) -> T:
             made = builder(*args, **kwargs)
             match made.delivery:
-                case calls.Delivery.REQUEST:
+                case requests.Delivery.REQUEST:
                     return self.request_value(made)
-                case calls.Delivery.SEND:
+                case requests.Delivery.SEND:
                     self.send(made.command)
-                case calls.Delivery.CONFIRM:
+                case requests.Delivery.CONFIRM:
                     self.confirm(made.command)
             return made.read(None)
 
@@ -94,7 +94,7 @@ class BlockingCore(ClientCore):
 class AwaitingCore(ClientCore):
     """A client whose calls are coroutines."""
 
-    async def request_value(self, call: calls.Call[T]) -> T:
+    async def request_value(self, call: requests.Call[T]) -> T:
         raise NotImplementedError
 
     async def send(self, command: Sendable) -> None:
@@ -103,12 +103,12 @@ class AwaitingCore(ClientCore):
     async def confirm(self, command: Sendable) -> None:
         raise NotImplementedError
 
-    def _bind(self, builder: Callable[P, calls.Call[T]]) -> Callable[P, Awaitable[T]]:
+    def _bind(self, builder: Callable[P, requests.Call[T]]) -> Callable[P, Awaitable[T]]:
         async def call(*args: P.args, **kwargs: P.kwargs) -> T:
             made = builder(*args, **kwargs)
-            if made.delivery is calls.Delivery.REQUEST:
+            if made.delivery is requests.Delivery.REQUEST:
                 return await self.request_value(made)
-            deliver = self.confirm if made.delivery is calls.Delivery.CONFIRM else self.send
+            deliver = self.confirm if made.delivery is requests.Delivery.CONFIRM else self.send
             await deliver(made.command)
             return made.read(None)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
-from coordinator.client import calls
+from coordinator.client import calls, requests
 from coordinator.client.shared import BlockingCore
 from coordinator.domain.commands import CommandModel
 from coordinator.domain.model import PipelineInfo, PipelineStatus
@@ -57,15 +57,15 @@ class CoordinatorClient(calls.CommandCalls, BlockingCore):
 
     def send(self, command: CommandModel | Mapping[str, Any]) -> None:
         """Fire and forget: returns once the broker has the command."""
-        self._transport.send(calls.prepare(command, None).payload)
+        self._transport.send(requests.prepare(command, None).payload)
 
     def request(self, command: CommandModel | Mapping[str, Any]) -> Reply:
         """Send ``command`` and wait for its reply (retrying with the same ``commandId``)."""
         return self._request(command)
 
-    def request_value(self, call: calls.Call[T]) -> T:
+    def request_value(self, call: requests.Call[T]) -> T:
         """Send ``call``'s command and read the value of its reply (refusals raise)."""
-        return calls.value_of(call, self._request(call.command))
+        return requests.value_of(call, self._request(call.command))
 
     def confirm(self, command: CommandModel | Mapping[str, Any]) -> None:
         """Send a fire-and-forget command and wait until it is known to be applied or refused.
@@ -74,12 +74,12 @@ class CoordinatorClient(calls.CommandCalls, BlockingCore):
         have arrived before it. Raises ``CommandRefusedError`` if the command was refused.
         """
         listener = self._transport.listener()
-        request = calls.prepare(command, listener.topic)
+        request = requests.prepare(command, listener.topic)
         outcome = listener.expect(request.correlation_id)
         try:
             barrier = calls.barrier()
-            calls.value_of(barrier, self._request(barrier.command, before=request.payload))
-            calls.raise_if_refused(outcome.result(0) if outcome.done() else None)
+            requests.value_of(barrier, self._request(barrier.command, before=request.payload))
+            requests.raise_if_refused(outcome.result(0) if outcome.done() else None)
         finally:
             listener.forget(request.correlation_id)
 
@@ -87,10 +87,10 @@ class CoordinatorClient(calls.CommandCalls, BlockingCore):
         self, command: CommandModel | Mapping[str, Any], before: bytes | None = None
     ) -> Reply:
         listener = self._transport.listener()
-        request = calls.prepare(command, listener.topic)
+        request = requests.prepare(command, listener.topic)
         with listener.awaiting(request.correlation_id) as reply:
             for _attempt in range(self.attempts):
-                for payload in calls.payloads(request, before):
+                for payload in requests.payloads(request, before):
                     self._transport.send(payload)
                 with contextlib.suppress(FutureTimeout):
                     return reply.result(self.timeout)

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.markup import escape
 
 from coordinator.client import CoordinatorClient, DeliveryError, ReplyTimeoutError
-from coordinator.client.calls import expects_reply
+from coordinator.client.requests import expects_reply
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import SystemStatus
 from coordinator.operator import render

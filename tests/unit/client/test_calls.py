@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from coordinator.client import ClientError, CommandRefusedError, ReplyTimeoutError, calls
+from coordinator.client import ClientError, CommandRefusedError, ReplyTimeoutError, calls, requests
 from coordinator.config import Settings
 from coordinator.domain.model import PipelineStatus
 from coordinator.domain.replies import (
@@ -20,7 +20,7 @@ from coordinator.domain.replies import (
 
 
 def test_a_request_gets_a_command_id_that_doubles_as_correlation_id() -> None:
-    request = calls.prepare(calls.system_status().command, "coordinator.replies.cli")
+    request = requests.prepare(calls.system_status().command, "coordinator.replies.cli")
 
     sent = json.loads(request.payload)
     assert sent == {
@@ -35,7 +35,7 @@ def test_a_request_gets_a_command_id_that_doubles_as_correlation_id() -> None:
 def test_given_ids_are_kept_and_a_retry_sends_the_same_bytes() -> None:
     command = calls.register("p1", "Pipeline 1", command_id="c-1").command
 
-    request = calls.prepare(command, "coordinator.replies.x")
+    request = requests.prepare(command, "coordinator.replies.x")
 
     assert json.loads(request.payload) == {
         "type": "RegisterPipeline",
@@ -45,13 +45,13 @@ def test_given_ids_are_kept_and_a_retry_sends_the_same_bytes() -> None:
         "correlationId": "c-1",
         "replyTo": "coordinator.replies.x",
     }
-    assert calls.prepare(command, "coordinator.replies.x").payload == request.payload
+    assert requests.prepare(command, "coordinator.replies.x").payload == request.payload
 
 
 def test_a_raw_command_keeps_its_own_correlation_id_and_gets_our_reply_topic() -> None:
     raw = {"type": "GetPipelineInfo", "pipelineId": "p1", "correlationId": "mine"}
 
-    request = calls.prepare(raw, "coordinator.replies.cli")
+    request = requests.prepare(raw, "coordinator.replies.cli")
 
     assert request.correlation_id == "mine" and request.command_type == "GetPipelineInfo"
     assert json.loads(request.payload)["replyTo"] == "coordinator.replies.cli"
@@ -61,7 +61,7 @@ def test_a_raw_command_keeps_its_own_correlation_id_and_gets_our_reply_topic() -
 def test_fire_and_forget_without_reply_topic_is_the_hand_typed_form() -> None:
     command = calls.update_status("pipeline-123", "RUNNING", 1_000_000, 5).command
 
-    sent = json.loads(calls.prepare(command, None).payload)
+    sent = json.loads(requests.prepare(command, None).payload)
 
     assert sent == {
         "type": "UpdatePipelineStatus",
@@ -71,7 +71,7 @@ def test_fire_and_forget_without_reply_topic_is_the_hand_typed_form() -> None:
         "failedRecords": 5,
     }
     resources = calls.report_resources("pipeline-123", 15.5, 2048).command
-    assert json.loads(calls.prepare(resources, None).payload)["memoryMB"] == 2048
+    assert json.loads(requests.prepare(resources, None).payload)["memoryMB"] == 2048
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_fire_and_forget_without_reply_topic_is_the_hand_typed_form() -> None:
     ],
 )
 def test_only_status_updates_and_resource_reports_go_unanswered(kind: str, answered: bool) -> None:
-    assert calls.expects_reply({"type": kind}) is answered
+    assert requests.expects_reply({"type": kind}) is answered
 
 
 def test_statuses_are_read_in_any_case_and_unknown_ones_are_named() -> None:
@@ -97,11 +97,11 @@ def test_statuses_are_read_in_any_case_and_unknown_ones_are_named() -> None:
 def test_an_accepted_reply_is_read_as_the_calls_model() -> None:
     page = PipelinePage(items=[], next=None)
 
-    value = calls.value_of(calls.list_page(), ok_reply("c", "c", "ListPipelines", page))
+    value = requests.value_of(calls.list_page(), ok_reply("c", "c", "ListPipelines", page))
 
     assert value == page
-    assert calls.value_of(calls.pipeline_info("p1"), ok_reply("c", "c", "x", None)) is None
-    assert calls.value_of(calls.check_resources(1.0, 1), ok_reply("c", "c", "x", False)) is False
+    assert requests.value_of(calls.pipeline_info("p1"), ok_reply("c", "c", "x", None)) is None
+    assert requests.value_of(calls.check_resources(1.0, 1), ok_reply("c", "c", "x", False)) is False
 
 
 def test_a_refusal_raises_with_the_spec_code() -> None:
@@ -109,25 +109,25 @@ def test_a_refusal_raises_with_the_spec_code() -> None:
     reply = error_reply("c", "c", "UnregisterPipeline", error)
 
     with pytest.raises(CommandRefusedError) as refused:
-        calls.value_of(calls.unregister("p1"), reply)
+        requests.value_of(calls.unregister("p1"), reply)
 
     assert refused.value.code is ErrorCode.PIPELINE_NOT_FOUND
     assert str(refused.value) == "PIPELINE_NOT_FOUND: pipeline 'p1' is not registered"
     with pytest.raises(CommandRefusedError):
-        calls.raise_if_refused(reply)
-    calls.raise_if_refused(None)  # no reply by the barrier: accepted
+        requests.raise_if_refused(reply)
+    requests.raise_if_refused(None)  # no reply by the barrier: accepted
 
 
 def test_a_reply_of_the_wrong_shape_is_a_client_error() -> None:
     with pytest.raises(ClientError, match="wanted SystemStatus, got bool"):
-        calls.value_of(calls.system_status(), ok_reply("c", "c", "GetSystemStatus", True))
+        requests.value_of(calls.system_status(), ok_reply("c", "c", "GetSystemStatus", True))
 
 
 def test_the_timeout_error_says_how_long_and_what_to_check() -> None:
-    request = calls.prepare(calls.system_status().command, "coordinator.replies.x")
+    request = requests.prepare(calls.system_status().command, "coordinator.replies.x")
     settings = Settings(broker="kafka:9092", topic_prefix="prod")
 
-    error = calls.timeout_error(request, settings, 2.5, 3)
+    error = requests.timeout_error(request, settings, 2.5, 3)
 
     assert isinstance(error, ReplyTimeoutError)
     message = str(error)
@@ -144,4 +144,4 @@ def test_a_reply_from_the_wire_reads_back() -> None:
 
     reply = Reply.model_validate_json(wire)
 
-    assert calls.value_of(calls.check_resources(1.0, 1), reply) is True
+    assert requests.value_of(calls.check_resources(1.0, 1), reply) is True

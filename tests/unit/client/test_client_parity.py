@@ -7,7 +7,7 @@ import asyncio
 import inspect
 from typing import Any
 
-from coordinator.client import AsyncCoordinatorClient, CoordinatorClient, calls
+from coordinator.client import AsyncCoordinatorClient, CoordinatorClient, calls, requests
 from coordinator.client.calls import CallOf, CommandCalls
 from coordinator.client.shared import AwaitingCore, BlockingCore
 
@@ -48,7 +48,7 @@ class Blocking(CommandCalls, BlockingCore):
     def __init__(self) -> None:  # no transport: nothing is sent
         self.sent: list[tuple[str, Any]] = []
 
-    def request_value(self, call: calls.Call[Any]) -> Any:
+    def request_value(self, call: requests.Call[Any]) -> Any:
         self.sent.append(("request", call.command))
         return "value"
 
@@ -63,7 +63,7 @@ class Awaiting(CommandCalls, AwaitingCore):
     def __init__(self) -> None:
         self.sent: list[tuple[str, Any]] = []
 
-    async def request_value(self, call: calls.Call[Any]) -> Any:
+    async def request_value(self, call: requests.Call[Any]) -> Any:
         self.sent.append(("request", call.command))
         return "value"
 
