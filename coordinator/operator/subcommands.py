@@ -10,8 +10,9 @@ connection errors (no broker, no topics, no worker answering), with a message sa
 from __future__ import annotations
 
 import json
+import signal
 import sys
-import time
+import threading
 from typing import Annotated
 
 import typer
@@ -159,28 +160,33 @@ def watch(
     With --json, one line of system status JSON per refresh. When the output is not a terminal,
     each refresh is printed below the previous one.
     """
-    with session(connection) as client:
-        try:
+    # Ctrl-C sets a flag that the waits between refreshes see, instead of raising
+    # KeyboardInterrupt wherever the main thread is: raised inside the client (a lock taken, a
+    # future's condition waited on), it could leave a lock held, and the process hung on exit.
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _signal, _frame: stop.set())
+    try:
+        with session(connection) as client:
             system, pipelines = _snapshot(client, rows)
             if connection.json:
-                _watch_json(client, system, interval)
-            _watch_tables(client, system, pipelines, interval, rows)
-        except KeyboardInterrupt:
-            return
+                _watch_json(client, system, interval, stop)
+            else:
+                _watch_tables(client, system, pipelines, interval, rows, stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
-def _watch_json(client: CoordinatorClient, system: SystemStatus, interval: float) -> None:
-    fresh = True
-    while True:
-        if fresh:
-            emit(system.to_json())
-        time.sleep(interval)
+def _watch_json(
+    client: CoordinatorClient, system: SystemStatus, interval: float, stop: threading.Event
+) -> None:
+    emit(system.to_json())
+    while not stop.wait(interval):
         try:
             system = client.system_status()
-            fresh = True
         except (ReplyTimeoutError, DeliveryError) as exc:
             err.print(f"[yellow]no refresh:[/] {escape(str(exc))}")  # a failover: keep watching
-            fresh = False
+            continue
+        emit(system.to_json())
 
 
 def _watch_tables(
@@ -189,6 +195,8 @@ def _watch_tables(
     pipelines: list[PipelineInfo],
     interval: float,
     rows: int,
+    *,
+    stop: threading.Event,
 ) -> None:
     problem: str | None = None
 
@@ -205,14 +213,15 @@ def _watch_tables(
 
     if out.is_terminal:
         with Live(frame(), console=out, auto_refresh=False) as live:
-            while True:
-                time.sleep(interval)
+            while not stop.wait(interval):
                 refresh()
                 live.update(frame(), refresh=True)
+        return
     while True:
         out.print(frame())
         out.rule()
-        time.sleep(interval)
+        if stop.wait(interval):
+            return
         refresh()
 
 
