@@ -304,9 +304,12 @@ class CommandFeed:
                 if self._owned:
                     partition = self._partition()
                     consumer.incremental_unassign([partition])
-                    consumer.incremental_assign([TopicPartition(self._topic, 0, offset)])
-                    # The pause of the partition outlives its re-assignment in librdkafka.
+                    # The pause of the partition outlives its re-assignment in librdkafka, so it
+                    # is lifted first: resumed after the assignment, the fetcher could miss the
+                    # resume and fetch nothing until its next wake-up, a second later (about 1
+                    # take-over in 8: the first command waited 1 s).
                     consumer.resume([partition])
+                    consumer.incremental_assign([TopicPartition(self._topic, 0, offset)])
                     self._paused = False
                     self._reading = True
             elif what == "stop":

@@ -102,6 +102,8 @@ class FakeConsumer:
         self.callbacks: dict[str, Any] = {}
         self.closed = False
         self.on_consume: Callable[[FakeConsumer], list[FakeMessage] | None] | None = None
+        self.sequence: list[str] = []
+        """The assignment calls in order (consume, seek and close left out)."""
 
     def add(self, *offsets_: int) -> None:
         for offset in offsets_:
@@ -138,6 +140,7 @@ class FakeConsumer:
         return out
 
     def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        self.sequence.append("incremental_assign")
         self.assigns.append(offsets(partitions))
         for tp in partitions:
             if tp.topic == self.topic and tp.partition == 0:
@@ -146,17 +149,20 @@ class FakeConsumer:
                     self.position = tp.offset
 
     def incremental_unassign(self, partitions: list[TopicPartition]) -> None:
+        self.sequence.append("incremental_unassign")
         self.unassigns.append(offsets(partitions))
         for tp in partitions:
             if tp.topic == self.topic and tp.partition == 0:
                 self.assigned = False
 
     def pause(self, partitions: list[TopicPartition]) -> None:
+        self.sequence.append("pause")
         self.pauses.append(offsets(partitions))
         if any(tp.topic == self.topic for tp in partitions):
             self.paused = True
 
     def resume(self, partitions: list[TopicPartition]) -> None:
+        self.sequence.append("resume")
         self.resumes.append(offsets(partitions))
         if any(tp.topic == self.topic for tp in partitions):
             self.paused = False
@@ -362,12 +368,15 @@ def test_read_from_reassigns_at_the_offset_and_batches_carry_its_generation() ->
     h.assign()
     h.step(2)
 
+    before = len(h.consumer.sequence)
     generation = h.feed.read_from(7)
     h.run_acking(3)
 
     assert h.consumer.unassigns[-1] == [(h.topic, 0, -1001)]
     assert h.consumer.assigns[-1] == [(h.topic, 0, 7)]
-    assert h.consumer.resumes  # the pause outlives the re-assignment: lifted explicitly
+    # The pause outlives the re-assignment: lifted explicitly, and before the assignment (after
+    # it, librdkafka's fetcher could miss the resume for a second).
+    assert h.consumer.sequence[before:] == ["incremental_unassign", "resume", "incremental_assign"]
     assert h.delivered_offsets() == [[7, 8, 9]]
     assert [batch.generation for batch in h.batches] == [generation]
 
