@@ -51,6 +51,7 @@ class TransactionalProducer(Protocol):
     def abort_transaction(self, timeout: float = ..., /) -> None: ...
     def purge(self) -> None: ...
     def flush(self, timeout: float = ..., /) -> int: ...
+    def list_topics(self, *, timeout: float = ...) -> object: ...
 
 
 ProducerFactory = Callable[[dict[str, object]], TransactionalProducer]
@@ -140,6 +141,16 @@ class JournalWriter:
             }
         )
         self._producer.init_transactions(timeout)
+        self._connect_replies(timeout)
+
+    def _connect_replies(self, timeout: float) -> None:
+        """Connect the reply producer now: made at the first query, its first answer waited
+        about 0.5 s for the connection and a producer id (a watch with a 0.5 s timeout, right
+        after a take-over, gave up). Not being able to is not fatal: the answer waits then."""
+        try:
+            self._reply_producer().list_topics(timeout=timeout)
+        except KafkaException as exc:
+            log.warning("msg=Reply producer not connected yet error=%s", quote(str(exc)))
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:

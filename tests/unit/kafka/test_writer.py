@@ -149,6 +149,10 @@ class FakeProducer:
         self._deliver()
         return 0
 
+    def list_topics(self, *, timeout: float = -1) -> object:
+        self._call("list_topics")
+        return object()
+
 
 class FakeClock:
     """Stands in for the ``time`` module of the writer: time passes only when told to."""
@@ -161,9 +165,13 @@ class FakeClock:
 
 
 def started(fake: FakeProducer) -> JournalWriter:
+    """A started writer whose journal producer is ``fake`` (its reply producer another one)."""
+    made = iter([fake])
+
     def factory(config: dict[str, object]) -> FakeProducer:
-        fake.config = config
-        return fake
+        made_now = next(made, FakeProducer())
+        made_now.config = config
+        return made_now
 
     writer = JournalWriter(SETTINGS, "worker-1", factory)
     writer.start(5.0)
@@ -192,8 +200,9 @@ def test_start_builds_the_transactional_producer_and_initialises_transactions() 
 
     JournalWriter(SETTINGS, "worker-1", factory).start(7.0)
 
-    assert fake.calls == ["init_transactions"]
-    (config,) = seen
+    assert fake.calls == ["init_transactions", "list_topics"]  # the same fake makes both
+    config, replies = seen
+    assert "transactional.id" not in replies
     assert config["transactional.id"] == TOPICS.writer_transactional_id
     assert config["client.id"] == "worker-1"
     assert config["enable.idempotence"] is True
@@ -501,7 +510,7 @@ def test_the_default_factory_builds_a_confluent_producer() -> None:
 
 
 def with_reply_producer() -> tuple[JournalWriter, FakeProducer, FakeProducer]:
-    """A started writer whose reply producer (made at its first ``write_replies``) is a fake."""
+    """A started writer, its journal producer and its reply producer (calls cleared)."""
     journal, replies = FakeProducer(), FakeProducer()
     made = iter([journal, replies])
 
@@ -512,7 +521,30 @@ def with_reply_producer() -> tuple[JournalWriter, FakeProducer, FakeProducer]:
 
     writer = JournalWriter(SETTINGS, "worker-1", factory)
     writer.start(5.0)
+    replies.calls.clear()
     return writer, journal, replies
+
+
+def test_start_connects_the_reply_producer_before_the_first_answer() -> None:
+    journal, replies = FakeProducer(), FakeProducer()
+    made = iter([journal, replies])
+
+    JournalWriter(SETTINGS, "worker-1", lambda config: next(made)).start(5.0)
+
+    assert journal.calls == ["init_transactions"]
+    assert replies.calls == ["list_topics"]
+
+
+def test_a_reply_producer_that_cannot_connect_yet_does_not_stop_the_start() -> None:
+    journal, replies = FakeProducer(), FakeProducer()
+    replies.raises["list_topics"].append(KafkaException(KafkaError(KafkaError._TRANSPORT)))
+    made = iter([journal, replies])
+    writer = JournalWriter(SETTINGS, "worker-1", lambda config: next(made))
+
+    writer.start(5.0)
+    writer.write_replies([reply()])
+
+    assert replies.calls == ["list_topics", "produce", "flush"]
 
 
 def test_replies_are_produced_by_an_idempotent_producer_outside_any_transaction() -> None:
