@@ -158,7 +158,8 @@ def watch(
     """A live table of health and pipelines, refreshed until Ctrl-C.
 
     With --json, one line of system status JSON per refresh. When the output is not a terminal,
-    each refresh is printed below the previous one.
+    each refresh is printed below the previous one. While no worker answers (a failover, or none
+    started yet), it says so on stderr and keeps trying.
     """
     # Ctrl-C sets a flag that the waits between refreshes see, instead of raising
     # KeyboardInterrupt wherever the main thread is: raised inside the client (a lock taken, a
@@ -167,13 +168,29 @@ def watch(
     previous = signal.signal(signal.SIGINT, lambda _signal, _frame: stop.set())
     try:
         with session(connection) as client:
-            system, pipelines = _snapshot(client, rows)
+            first = _first_snapshot(client, rows, interval, stop)
+            if first is None:
+                return
+            system, pipelines = first
             if connection.json:
                 _watch_json(client, system, interval, stop)
             else:
                 _watch_tables(client, system, pipelines, interval, rows, stop=stop)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _first_snapshot(
+    client: CoordinatorClient, rows: int, interval: float, stop: threading.Event
+) -> tuple[SystemStatus, list[PipelineInfo]] | None:
+    """The first snapshot, waited for while no worker answers (None after Ctrl-C)."""
+    while True:
+        try:
+            return _snapshot(client, rows)
+        except (ReplyTimeoutError, DeliveryError) as exc:
+            err.print(f"[yellow]no refresh:[/] {escape(str(exc))}")  # a failover: wait for it
+        if stop.wait(interval):
+            return None
 
 
 def _watch_json(

@@ -50,13 +50,13 @@ class Cli:
     def json(self, *args: str, code: int = 0) -> Any:
         return json.loads(self(*args, "--json", code=code).stdout)
 
-    def start(self, *args: str, stderr: Any = subprocess.PIPE) -> Running:
+    def start(self, *args: str) -> Running:
         return Running(
             subprocess.Popen(
                 [str(COORDINATOR), *args],
                 env=self.env,
                 stdout=subprocess.PIPE,
-                stderr=stderr,
+                stderr=subprocess.PIPE,
                 text=True,
             )
         )
@@ -244,30 +244,42 @@ def test_every_command_with_json_and_exit_codes(deployment: Deployment) -> None:
     assert "Missing argument" in cli("register", "p9", code=2).stderr
 
 
-def test_watch_keeps_going_while_no_worker_answers(deployment: Deployment, tmp_path: Path) -> None:
+def test_watch_keeps_going_while_no_worker_answers(deployment: Deployment) -> None:
     worker = deployment.worker().start().wait_serving()
     cli = Cli(deployment)
-    errors = tmp_path / "watch.err"
-    with errors.open("w") as stderr:
-        watching = cli.start(
-            "watch", "--json", "--interval", "0.2", "--timeout", "0.5", stderr=stderr
-        )
-        assert total_pipelines(watching.readline()) == 0
-        worker.stop()
-        deadline = time.monotonic() + 30
-        while "no refresh: no reply to GetSystemStatus" not in errors.read_text():
-            assert watching.poll() is None, errors.read_text()
-            assert time.monotonic() < deadline, errors.read_text()
-            time.sleep(0.1)
-        worker.start().wait_serving()
-        with deployment.client() as client:
-            client.register("p1", "Pipeline 1")
-        # Lines printed before the worker stopped may still be in the pipe: read on until the
-        # registration shows.
-        deadline = time.monotonic() + 60
-        while total_pipelines(watching.readline(deadline - time.monotonic())) != 1:
-            assert time.monotonic() < deadline, errors.read_text()
-        watching.interrupt()
+    watching = cli.start("watch", "--json", "--interval", "0.2", "--timeout", "0.5")
+    assert total_pipelines(watching.readline()) == 0
+    worker.stop()
+    deadline = time.monotonic() + 30
+    while "no refresh: no reply to GetSystemStatus" not in watching.stderr:
+        assert watching.poll() is None, f"exit {watching.poll()}: {watching.stderr[-2000:]!r}"
+        assert time.monotonic() < deadline, watching.stderr[-2000:]
+        time.sleep(0.1)
+    worker.start().wait_serving()
+    with deployment.client() as client:
+        client.register("p1", "Pipeline 1")
+    # Lines printed before the worker stopped may still be in the pipe: read on until the
+    # registration shows.
+    deadline = time.monotonic() + 60
+    while total_pipelines(watching.readline(deadline - time.monotonic())) != 1:
+        assert time.monotonic() < deadline, watching.stderr[-2000:]
+    watching.interrupt()
+
+
+def test_watch_started_before_any_worker_waits_for_one(deployment: Deployment) -> None:
+    cli = Cli(deployment)  # topics exist, but no worker runs yet
+    tables = cli.start("watch", "--interval", "0.2", "--timeout", "0.3")
+    deadline = time.monotonic() + 30
+    while "no refresh: no reply to GetSystemStatus" not in tables.stderr:
+        assert tables.poll() is None, f"exit {tables.poll()}: {tables.stderr[-2000:]!r}"
+        assert time.monotonic() < deadline, tables.stderr[-2000:]
+        time.sleep(0.1)
+    assert tables.stdout == ""
+
+    deployment.worker().start().wait_serving()
+    tables.read_until(lambda printed: "Refreshed" in printed)
+    stdout, _ = tables.interrupt()
+    assert "Health idle   0 pipelines" in stdout
 
 
 def test_connection_errors_say_what_to_do(deployment: Deployment) -> None:
