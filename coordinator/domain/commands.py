@@ -22,6 +22,8 @@ from coordinator.domain.events import (
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
+    ResourceLimitsChanged,
+    ResourceLimitsReset,
     ResourceUsageReported,
 )
 from coordinator.domain.model import Status
@@ -33,6 +35,8 @@ class SuccessReply(Enum):
 
     SUMMARY = "summary"
     """The state summary right after the change (a retry gets the same one again)."""
+    RESULT = "result"
+    """What the change made (the runtime limits after it); a retry gets the same one again."""
     VALUE = "value"
     """The answer of a query, read from the state it met."""
     NOTHING = "nothing"
@@ -64,7 +68,7 @@ class Declaration:
         match self.replies:
             case SuccessReply.SUMMARY:
                 return f"{self.purpose} Replies with the state summary{refused}."
-            case SuccessReply.VALUE:
+            case SuccessReply.VALUE | SuccessReply.RESULT:
                 return f"{self.purpose} Replies with {self.answer}{refused}."
             case SuccessReply.NOTHING:
                 return (
@@ -194,6 +198,36 @@ class ListPipelines(CommandModel):
     after: str | None = None
 
 
+class SetResourceLimits(CommandModel):
+    declared = Declaration(
+        "Set the runtime resource limits (a limit left out keeps its current value).",
+        SuccessReply.RESULT,
+        emits=(ResourceLimitsChanged,),
+        answer="the runtime limits after it and their revision",
+        refused_when="expectedRevision is not the current revision (REVISION_CONFLICT)",
+    )
+
+    type: Literal["SetResourceLimits"] = "SetResourceLimits"
+    max_cpu_percent: float | None = None
+    max_memory_mb: int | None = Field(default=None, alias="maxMemoryMB")
+    expected_revision: int | None = None
+    reason: str | None = None
+
+
+class ResetResourceLimits(CommandModel):
+    declared = Declaration(
+        "Return to the configured resource limits.",
+        SuccessReply.RESULT,
+        emits=(ResourceLimitsReset,),
+        answer="the runtime limits after it (null) and their revision",
+        refused_when="expectedRevision is not the current revision (REVISION_CONFLICT)",
+    )
+
+    type: Literal["ResetResourceLimits"] = "ResetResourceLimits"
+    expected_revision: int | None = None
+    reason: str | None = None
+
+
 Command = Annotated[
     RegisterPipeline
     | UnregisterPipeline
@@ -202,7 +236,9 @@ Command = Annotated[
     | CheckResourceAvailability
     | GetSystemStatus
     | GetPipelineInfo
-    | ListPipelines,
+    | ListPipelines
+    | SetResourceLimits
+    | ResetResourceLimits,
     Field(discriminator="type"),
 ]
 
@@ -215,6 +251,8 @@ COMMAND_TYPES: tuple[type[CommandModel], ...] = (
     GetSystemStatus,
     GetPipelineInfo,
     ListPipelines,
+    SetResourceLimits,
+    ResetResourceLimits,
 )
 
 
@@ -236,6 +274,13 @@ REPLIES_WITH_SUMMARY: frozenset[str] = frozenset(
     if command.declared.replies is SuccessReply.SUMMARY
 )
 """Command types whose accepted commands reply with the state summary."""
+
+REPLIES_FROM_CHANGE: frozenset[str] = frozenset(
+    type_name(command)
+    for command in COMMAND_TYPES
+    if command.declared.replies in (SuccessReply.SUMMARY, SuccessReply.RESULT)
+)
+"""Command types whose accepted commands reply with what their change reports."""
 
 SUMMARY_EVENTS: frozenset[str] = frozenset(
     event for event, command in CAUSED_BY.items() if command in REPLIES_WITH_SUMMARY

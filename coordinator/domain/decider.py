@@ -21,6 +21,8 @@ from coordinator.domain.commands import (
     ListPipelines,
     RegisterPipeline,
     ReportResourceUsage,
+    ResetResourceLimits,
+    SetResourceLimits,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
@@ -29,9 +31,11 @@ from coordinator.domain.events import (
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
+    ResourceLimitsChanged,
+    ResourceLimitsReset,
     ResourceUsageReported,
 )
-from coordinator.domain.model import ResourceLimits, latest
+from coordinator.domain.model import LimitsOverride, ResourceLimits, latest
 from coordinator.domain.queries import (
     DEFAULT_MAX_REPLY_BYTES,
     has_resources_available,
@@ -44,6 +48,8 @@ from coordinator.domain.validation import (
     MAX_CORRELATION_ID_LENGTH,
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
+    MAX_REASON_LENGTH,
+    ceiling_problem,
     count_problem,
     percent_problem,
     reply_topic_problem,
@@ -168,13 +174,18 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
         case CheckResourceAvailability():
             return _check_resources(command, state, context)
         case GetSystemStatus():
+            limits = summary.limits_over(context.limits)
             return Answered(
-                system_status(state, context.limits, context.max_reply_bytes, context.stale_after)
+                system_status(state, limits, context.max_reply_bytes, context.stale_after)
             )
         case GetPipelineInfo():
             return _id_problem(command.pipeline_id) or Answered(state.pipeline(command.pipeline_id))
         case ListPipelines():
             return _list_pipelines(command, state, context)
+        case SetResourceLimits():
+            return _set_limits(command, state, seq, at)
+        case ResetResourceLimits():
+            return _reset_limits(command, state, seq, at)
         case _:
             assert_never(command)
 
@@ -270,7 +281,8 @@ def _check_resources(
     if problem is not None:
         return invalid(problem)
     cpu, memory = command.estimated_cpu_percent, command.estimated_memory_mb
-    return Answered(has_resources_available(state, cpu, memory, context.limits))
+    limits = state.summary.limits_over(context.limits)
+    return Answered(has_resources_available(state, cpu, memory, limits))
 
 
 def _list_pipelines(command: ListPipelines, state: StateView, context: Context) -> Decision:
@@ -280,3 +292,73 @@ def _list_pipelines(command: ListPipelines, state: StateView, context: Context) 
         return invalid(f"after must be at most {MAX_ID_LENGTH} characters")
     page = list_page(state, command.status, command.limit, command.after, context.max_reply_bytes)
     return Answered(page)
+
+
+LimitsCommand = SetResourceLimits | ResetResourceLimits
+
+
+def _limits_refusal(command: LimitsCommand, state: StateView) -> Refused | None:
+    """A reason that is not text, or an ``expectedRevision`` that is not the current one."""
+    if command.reason is not None:
+        problem = text_problem("reason", command.reason, MAX_REASON_LENGTH)
+        if problem is not None:
+            return invalid(problem)
+    current = state.summary.limits_revision
+    if command.expected_revision is not None and command.expected_revision != current:
+        error = ErrorInfo(
+            code=ErrorCode.REVISION_CONFLICT,
+            message=(
+                f"expectedRevision {command.expected_revision} is not the current revision "
+                f"{current} of the resource limits: read them again (GetSystemStatus) and retry"
+            ),
+        )
+        return Refused(error, dead_letter=False)
+    return None
+
+
+def _set_limits(command: SetResourceLimits, state: StateView, seq: int, at: datetime) -> Decision:
+    cpu, memory = command.max_cpu_percent, command.max_memory_mb
+    if cpu is None and memory is None:
+        return invalid("SetResourceLimits needs maxCpuPercent, maxMemoryMB or both")
+    problem = (None if cpu is None else ceiling_problem("maxCpuPercent", cpu)) or (
+        None if memory is None else count_problem("maxMemoryMB", memory)
+    )
+    if problem is not None:
+        return invalid(problem)
+    refusal = _limits_refusal(command, state)
+    if refusal is not None:
+        return refusal
+    summary = state.summary
+    current = summary.limits or LimitsOverride()
+    limits = LimitsOverride(
+        max_cpu_percent=current.max_cpu_percent if cpu is None else cpu,
+        max_memory_mb=current.max_memory_mb if memory is None else memory,
+    )
+    event = ResourceLimitsChanged(
+        **_limits_stamp(command, state, seq, at), limits=limits, reason=command.reason
+    )
+    return Accepted((event,))
+
+
+def _reset_limits(
+    command: ResetResourceLimits, state: StateView, seq: int, at: datetime
+) -> Decision:
+    refusal = _limits_refusal(command, state)
+    if refusal is not None:
+        return refusal
+    event = ResourceLimitsReset(**_limits_stamp(command, state, seq, at), reason=command.reason)
+    return Accepted((event,))
+
+
+def _limits_stamp(
+    command: LimitsCommand, state: StateView, seq: int, at: datetime
+) -> dict[str, Any]:
+    """The fields every limits event has: the one before it and the next revision."""
+    summary = state.summary
+    return {
+        "seq": seq,
+        "command_id": command.command_id,
+        "timestamp": at,
+        "previous": summary.limits,
+        "revision": summary.limits_revision + 1,
+    }

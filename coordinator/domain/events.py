@@ -1,8 +1,10 @@
 """Domain events: the journal's records (docs/protocol.md, design document "Events").
 
 Each carries the design document's fields plus ``type``, its journal position ``seq`` (1, 2, 3,
-... without gaps) and the ``commandId`` that caused it (``null`` when the command had none).
-Events are facts: they are never rewritten, and folding them reproduces the state.
+... without gaps) and the ``commandId`` that caused it (``null`` when the command had none). A
+pipeline's events name it (``pipelineId``, also their key on the events topic); the others change
+the registry as a whole and are keyed by what they change (``key``). Events are facts: they are
+never rewritten, and folding them reproduces the state.
 """
 
 from __future__ import annotations
@@ -11,35 +13,53 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from coordinator.domain.model import Status
+from coordinator.domain.model import LimitsOverride, Status
 from coordinator.domain.wire import Timestamp, WireModel
 
 EVENT_TAG = "coordinator"
 """Every event is tagged for projections, as in the design document."""
 
 
+LIMITS_KEY = "resource-limits"
+"""The events-topic key of the events that change the runtime limits."""
+
+
 class EventModel(WireModel):
     type: str
     seq: int
     command_id: str | None
-    pipeline_id: str
     timestamp: Timestamp
 
+    @property
+    def key(self) -> str:
+        """The event's key on the events topic."""
+        raise NotImplementedError
 
-class PipelineRegistered(EventModel):
+
+class PipelineEvent(EventModel):
+    """An event about one pipeline."""
+
+    pipeline_id: str
+
+    @property
+    def key(self) -> str:
+        return self.pipeline_id
+
+
+class PipelineRegistered(PipelineEvent):
     """A pipeline was registered (status configured, nothing counted yet)."""
 
     type: Literal["PipelineRegistered"] = "PipelineRegistered"
     name: str
 
 
-class PipelineUnregistered(EventModel):
+class PipelineUnregistered(PipelineEvent):
     """A pipeline was removed from the registry, with its resource share."""
 
     type: Literal["PipelineUnregistered"] = "PipelineUnregistered"
 
 
-class PipelineStatusUpdated(EventModel):
+class PipelineStatusUpdated(PipelineEvent):
     """A pipeline reported its status and record counts."""
 
     type: Literal["PipelineStatusUpdated"] = "PipelineStatusUpdated"
@@ -48,7 +68,7 @@ class PipelineStatusUpdated(EventModel):
     failed_records: int
 
 
-class ResourceUsageReported(EventModel):
+class ResourceUsageReported(PipelineEvent):
     """A pipeline reported its CPU and memory usage."""
 
     type: Literal["ResourceUsageReported"] = "ResourceUsageReported"
@@ -56,8 +76,43 @@ class ResourceUsageReported(EventModel):
     memory_mb: int = Field(alias="memoryMB")
 
 
+class LimitsEvent(EventModel):
+    """An event about the runtime resource limits; ``revision`` counts them."""
+
+    previous: LimitsOverride | None
+    revision: int
+    reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        return LIMITS_KEY
+
+
+class ResourceLimitsChanged(LimitsEvent):
+    """The runtime resource limits were set: ``limits`` are in force, over the configuration."""
+
+    type: Literal["ResourceLimitsChanged"] = "ResourceLimitsChanged"
+    limits: LimitsOverride
+
+
+class ResourceLimitsReset(LimitsEvent):
+    """The runtime resource limits were dropped: the configured limits are in force again."""
+
+    type: Literal["ResourceLimitsReset"] = "ResourceLimitsReset"
+
+
+AnyPipelineEvent = (
+    PipelineRegistered | PipelineUnregistered | PipelineStatusUpdated | ResourceUsageReported
+)
+"""The events about one pipeline."""
+
 Event = Annotated[
-    PipelineRegistered | PipelineUnregistered | PipelineStatusUpdated | ResourceUsageReported,
+    PipelineRegistered
+    | PipelineUnregistered
+    | PipelineStatusUpdated
+    | ResourceUsageReported
+    | ResourceLimitsChanged
+    | ResourceLimitsReset,
     Field(discriminator="type"),
 ]
 
@@ -66,4 +121,6 @@ EVENT_TYPES: tuple[type[EventModel], ...] = (
     PipelineUnregistered,
     PipelineStatusUpdated,
     ResourceUsageReported,
+    ResourceLimitsChanged,
+    ResourceLimitsReset,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, Strict
 
@@ -67,6 +67,35 @@ class ResourceLimits(WireModel):
     max_memory_mb: int = Field(default=80000, alias="maxMemoryMB")
 
 
+class LimitsOverride(WireModel):
+    """The runtime limits the journal holds; a dimension left out is the configuration's."""
+
+    max_cpu_percent: float | None = None
+    max_memory_mb: int | None = Field(default=None, alias="maxMemoryMB")
+
+    def over(self, configured: ResourceLimits) -> ResourceLimits:
+        """The limits in force: this override's dimensions, else the configuration's."""
+        return ResourceLimits(
+            max_cpu_percent=(
+                configured.max_cpu_percent if self.max_cpu_percent is None else self.max_cpu_percent
+            ),
+            max_memory_mb=(
+                configured.max_memory_mb if self.max_memory_mb is None else self.max_memory_mb
+            ),
+        )
+
+
+LimitsSource = Literal["journal", "configuration"]
+
+
+class EffectiveLimits(ResourceLimits):
+    """The limits in force: where they come from, and the revision of the journal's override
+    (0 until the first ``SetResourceLimits``; a stale ``expectedRevision`` is refused)."""
+
+    source: LimitsSource = "configuration"
+    revision: int = 0
+
+
 CPU_SCALE_BITS = 1074
 """Every finite double is an integer multiple of 2**-1074 (the smallest subnormal)."""
 
@@ -114,6 +143,10 @@ class Summary(WireModel):
     memory_mb_total: int = Field(default=0, alias="memoryMBTotal")
     last_updated: Timestamp | None = None
     applied_count: int = 0
+    limits: LimitsOverride | None = None
+    """The journal's runtime limits (``SetResourceLimits``); None: the configuration's."""
+    limits_revision: int = 0
+    """How many times the runtime limits were set or reset."""
 
     @property
     def total_pipelines(self) -> int:
@@ -126,6 +159,16 @@ class Summary(WireModel):
 
     def count(self, status: PipelineStatus) -> int:
         return self.count_by_status.get(status, 0)
+
+    def limits_over(self, configured: ResourceLimits) -> EffectiveLimits:
+        """The limits in force given the configured ones (never folded into the state)."""
+        limits = configured if self.limits is None else self.limits.over(configured)
+        return EffectiveLimits(
+            max_cpu_percent=limits.max_cpu_percent,
+            max_memory_mb=limits.max_memory_mb,
+            source="configuration" if self.limits is None else "journal",
+            revision=self.limits_revision,
+        )
 
 
 def latest(moment: datetime, previous: datetime | None) -> datetime:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pydantic_core import to_json
 
 from coordinator.domain.model import (
+    EffectiveLimits,
     HealthStatus,
     PipelineInfo,
     PipelineStatus,
@@ -119,14 +120,25 @@ def count_stale(view: StateView, stale_after: timedelta) -> int:
     return 0 if now is None else view.count_stale(now - stale_after)
 
 
+def over_committed(view: StateView, limits: ResourceLimits) -> bool:
+    """Usage above a limit in force: a limit lowered below it (running pipelines are never
+    touched), so nothing new fits until usage drops."""
+    summary = view.summary
+    return (
+        summary.total_cpu_percent > limits.max_cpu_percent
+        or summary.memory_mb_total > limits.max_memory_mb
+    )
+
+
 def system_status(
     view: StateView,
-    limits: ResourceLimits | None = None,
+    limits: EffectiveLimits | None = None,
     max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     stale_after: timedelta | None = None,
 ) -> SystemStatus:
     """The answer to ``GetSystemStatus``; ``pipelines`` only if they fit in ``max_bytes``."""
     summary = view.summary
+    in_force = limits if limits is not None else EffectiveLimits()
     included: dict[str, PipelineInfo] = {}
     omitted = False
     used = _ENVELOPE_BYTES * 2
@@ -145,7 +157,8 @@ def system_status(
         total_memory_mb=summary.memory_mb_total,
         last_updated=summary.last_updated,
         seq=summary.seq,
-        limits=limits if limits is not None else ResourceLimits(),
+        limits=in_force,
+        over_committed=over_committed(view, in_force),
         pipelines=None if omitted else included,
         pipelines_omitted=omitted,
         stale_pipelines=count_stale(view, stale_after) if stale_after is not None else 0,

@@ -6,7 +6,13 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from coordinator.domain.model import PipelineInfo, PipelineStatus, ResourceLimits, SystemHealth
+from coordinator.domain.model import (
+    EffectiveLimits,
+    LimitsOverride,
+    PipelineInfo,
+    PipelineStatus,
+    SystemHealth,
+)
 from coordinator.domain.wire import Timestamp, WireModel, encode_json
 
 
@@ -27,6 +33,8 @@ class ErrorCode(StrEnum):
     """The reply topic exists but refuses the reply (too small a message size, no access)."""
     UNREADABLE_RECORD = "UNREADABLE_RECORD"
     """The Kafka client could not hand the record over (a corrupt batch, a codec that fails)."""
+    REVISION_CONFLICT = "REVISION_CONFLICT"
+    """``expectedRevision`` is not the current revision: someone else changed it first."""
 
 
 class ErrorInfo(WireModel):
@@ -61,7 +69,9 @@ class SystemStatus(WireModel):
     total_memory_mb: int = Field(alias="totalMemoryMB")
     last_updated: Timestamp | None
     seq: int
-    limits: ResourceLimits
+    limits: EffectiveLimits
+    over_committed: bool = False
+    """Usage exceeds a limit in force (lowered below it): nothing new fits until it drops."""
     pipelines: dict[str, PipelineInfo] | None
     pipelines_omitted: bool = False
     """True when the registry is too large for one message: page through ``ListPipelines``."""
@@ -77,7 +87,18 @@ class PipelinePage(WireModel):
     next: str | None
 
 
-ReplyValue = StateSummary | SystemStatus | PipelinePage | PipelineInfo | bool | None
+class RuntimeLimits(WireModel):
+    """What ``SetResourceLimits`` and ``ResetResourceLimits`` answer: the journal's runtime
+    limits after the change (null: the configuration's) and their revision."""
+
+    seq: int
+    limits: LimitsOverride | None
+    revision: int
+
+
+ReplyValue = (
+    StateSummary | SystemStatus | PipelinePage | PipelineInfo | RuntimeLimits | bool | None
+)
 
 
 class Reply(WireModel):

@@ -18,10 +18,13 @@ from pydantic import Field
 
 from coordinator.domain.commands import CAUSED_BY, SUMMARY_EVENTS
 from coordinator.domain.events import (
+    AnyPipelineEvent,
     Event,
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
+    LimitsEvent,
+    ResourceLimitsChanged,
     ResourceUsageReported,
 )
 from coordinator.domain.model import (
@@ -34,7 +37,7 @@ from coordinator.domain.model import (
     latest,
 )
 from coordinator.domain.queries import has_resources_available, list_all, system_health
-from coordinator.domain.replies import ReplyValue, StateSummary
+from coordinator.domain.replies import ReplyValue, RuntimeLimits, StateSummary
 from coordinator.domain.view import AppliedCommand, StateView
 from coordinator.domain.wire import WireModel, replaced
 
@@ -44,9 +47,10 @@ DEFAULT_APPLIED_CAPACITY = 10_000
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass takes twice as long to build
 class Change:
-    """What one event does to a state. ``pipeline`` None with ``removed`` True deletes it."""
+    """What one event does to a state: the pipeline ``pipeline_id`` becomes ``pipeline`` (None
+    deletes it); an event about the registry as a whole has no ``pipeline_id``."""
 
-    pipeline_id: str
+    pipeline_id: str | None
     pipeline: PipelineInfo | None
     summary: Summary
     applied: AppliedCommand | None = None
@@ -60,7 +64,7 @@ class Change:
 
     @property
     def removed(self) -> bool:
-        return self.pipeline is None
+        return self.pipeline_id is not None and self.pipeline is None
 
 
 def summary_reply(summary: Summary, pipeline_id: str, info: PipelineInfo | None) -> StateSummary:
@@ -96,7 +100,7 @@ def _resources_of(info: PipelineInfo | None) -> tuple[int, int]:
     return cpu_units(info.cpu_percent), info.memory_mb
 
 
-def _next_pipeline(current: PipelineInfo | None, event: Event) -> PipelineInfo | None:
+def _next_pipeline(current: PipelineInfo | None, event: AnyPipelineEvent) -> PipelineInfo | None:
     match event:
         case PipelineRegistered():
             return PipelineInfo(
@@ -147,6 +151,27 @@ def change_for(
     Totals move by the difference between the pipeline's old and new report, so a second report
     replaces the first and an unregistration takes its share away.
     """
+    if isinstance(event, LimitsEvent):
+        return _with_applied(view, event, _limits_change(view.summary, event), applied_capacity)
+    return _with_applied(view, event, _pipeline_change(view, event), applied_capacity)
+
+
+def _limits_change(before: Summary, event: LimitsEvent) -> Change:
+    limits = event.limits if isinstance(event, ResourceLimitsChanged) else None
+    summary = replaced(
+        before,
+        {
+            "seq": event.seq,
+            "limits": limits,
+            "limits_revision": event.revision,
+            "last_updated": latest(event.timestamp, before.last_updated),
+        },
+    )
+    reply = RuntimeLimits(seq=event.seq, limits=limits, revision=event.revision)
+    return Change(None, None, summary, reply=reply)
+
+
+def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
     current = view.pipeline(event.pipeline_id)
     after = _next_pipeline(current, event)
     old_cpu, old_memory = _resources_of(current)
@@ -170,10 +195,15 @@ def change_for(
     reply: ReplyValue = None
     if event.type in SUMMARY_EVENTS:
         reply = summary_reply(summary, event.pipeline_id, after if after else current)
-    if event.command_id is None or applied_capacity <= 0:
-        return Change(event.pipeline_id, after, summary, reply=reply, previous=current)
+    return Change(event.pipeline_id, after, summary, reply=reply, previous=current)
 
-    index = before.applied_count
+
+def _with_applied(view: StateView, event: Event, change: Change, applied_capacity: int) -> Change:
+    """``change``, remembering the command that caused ``event`` for idempotent retries."""
+    if event.command_id is None or applied_capacity <= 0:
+        return change
+    summary = change.summary
+    index = summary.applied_count
     slot = index % applied_capacity
     evicted = view.ring_slot(slot)
     forget = None
@@ -181,15 +211,17 @@ def change_for(
         remembered = view.applied(evicted)
         if remembered is not None and remembered.index % applied_capacity == slot:
             forget = evicted
-    summary = replaced(summary, {"applied_count": index + 1})
-    applied = AppliedCommand(
+    change.summary = replaced(summary, {"applied_count": index + 1})
+    change.applied = AppliedCommand(
         command_id=event.command_id,
         command_type=CAUSED_BY[event.type],
         seq=event.seq,
         index=index,
-        value=reply,
+        value=change.reply,
     )
-    return Change(event.pipeline_id, after, summary, applied, slot, forget, reply, current)
+    change.ring_slot = slot
+    change.forget = forget
+    return change
 
 
 class CoordinatorState(WireModel):
@@ -251,11 +283,13 @@ class CoordinatorState(WireModel):
 
 
 def apply_change(state: CoordinatorState, change: Change) -> CoordinatorState:
-    pipelines = dict(state.pipelines)
-    if change.pipeline is None:
-        pipelines.pop(change.pipeline_id, None)
-    else:
-        pipelines[change.pipeline_id] = change.pipeline
+    pipelines = state.pipelines
+    if change.pipeline_id is not None:
+        pipelines = dict(pipelines)
+        if change.pipeline is None:
+            pipelines.pop(change.pipeline_id, None)
+        else:
+            pipelines[change.pipeline_id] = change.pipeline
     applied_commands = state.applied_commands
     ring = state.ring
     if change.applied is not None and change.ring_slot is not None:
@@ -307,10 +341,11 @@ class _Builder:
         return self.ring.get(slot)
 
     def apply(self, change: Change) -> None:
-        if change.pipeline is None:
-            self.pipelines.pop(change.pipeline_id, None)
-        else:
-            self.pipelines[change.pipeline_id] = change.pipeline
+        if change.pipeline_id is not None:
+            if change.pipeline is None:
+                self.pipelines.pop(change.pipeline_id, None)
+            else:
+                self.pipelines[change.pipeline_id] = change.pipeline
         self.summary = change.summary
         if change.applied is not None and change.ring_slot is not None:
             if change.forget is not None:

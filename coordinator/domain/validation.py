@@ -12,6 +12,7 @@ MAX_NAME_LENGTH = 256
 MAX_COMMAND_ID_LENGTH = 128
 MAX_CORRELATION_ID_LENGTH = 256
 MAX_TOPIC_NAME_LENGTH = 249
+MAX_REASON_LENGTH = 1024
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -38,6 +39,13 @@ def text_problem(field: str, value: str, max_length: int) -> str | None:
 def percent_problem(field: str, value: float) -> str | None:
     if not math.isfinite(value) or not 0.0 <= value <= 100.0:
         return f"{field} must be a finite number between 0 and 100, got {value!r}"
+    return None
+
+
+def ceiling_problem(field: str, value: float) -> str | None:
+    """A limit on a sum of percentages: many pipelines together may use more than 100."""
+    if not math.isfinite(value) or value < 0.0:
+        return f"{field} must be a finite number of at least 0, got {value!r}"
     return None
 
 

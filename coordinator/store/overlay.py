@@ -40,7 +40,8 @@ class Overlay:
     def add(self, change: Change) -> None:
         if self.keep_changes:
             self.changes.append(change)
-        self._pipelines[change.pipeline_id] = change.pipeline
+        if change.pipeline_id is not None:
+            self._pipelines[change.pipeline_id] = change.pipeline
         self._summary = change.summary
         if change.applied is not None and change.ring_slot is not None:
             if change.forget is not None:

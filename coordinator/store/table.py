@@ -96,9 +96,10 @@ class PendingWrites:
         self.count = 0
 
     def add(self, change: Change) -> None:
-        known = self.pipelines.get(change.pipeline_id)
-        before = change.previous if known is None else known[0]
-        self.pipelines[change.pipeline_id] = (before, change.pipeline)
+        if change.pipeline_id is not None:
+            known = self.pipelines.get(change.pipeline_id)
+            before = change.previous if known is None else known[0]
+            self.pipelines[change.pipeline_id] = (before, change.pipeline)
         if change.applied is not None and change.ring_slot is not None:
             if change.forget is not None:
                 self.applied[change.forget] = None

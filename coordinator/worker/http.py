@@ -72,9 +72,9 @@ def add_routes(app: faust.App, service: CoordinatorService) -> None:
     async def status(view: Any, request: Any) -> Any:
         if service.role in (Role.STARTING, Role.RECOVERING):
             return _problem(view, 503, "the worker is recovering")
-        value = system_status(
-            service.table, settings.limits, settings.max_reply_bytes, settings.stale_after
-        )
+        table = service.table
+        limits = table.summary.limits_over(settings.limits)
+        value = system_status(table, limits, settings.max_reply_bytes, settings.stale_after)
         return view.bytes(value.to_json(), content_type=JSON)
 
     @app.page("/pipelines")

@@ -15,7 +15,7 @@ from typing import assert_never
 
 from coordinator.config import Settings
 from coordinator.domain.codec import DecodeError, decode_command
-from coordinator.domain.commands import REPLIES_WITH_SUMMARY, Command
+from coordinator.domain.commands import REPLIES_FROM_CHANGE, Command
 from coordinator.domain.decider import (
     Accepted,
     AlreadyApplied,
@@ -200,7 +200,7 @@ class BatchBuilder:
                     self.result.changes.append(change)
                     self._event(incoming, event)
                     reply_value = change.reply
-                if command.reply_to is not None and command.type in REPLIES_WITH_SUMMARY:
+                if command.reply_to is not None and command.type in REPLIES_FROM_CHANGE:
                     reply = ok_reply(correlation, command.command_id, command.type, reply_value)
                     self._reply(command.reply_to, reply)
                 self._outcome(incoming, command, decision, events=events)
@@ -217,7 +217,7 @@ class BatchBuilder:
                     self._reply(command.reply_to, reply)
                 self._outcome(incoming, command, decision, error=error, dead_lettered=dead_letter)
             case AlreadyApplied(original=original):
-                if command.reply_to is not None and original.command_type in REPLIES_WITH_SUMMARY:
+                if command.reply_to is not None and original.command_type in REPLIES_FROM_CHANGE:
                     reply = ok_reply(
                         correlation, command.command_id, original.command_type, original.value
                     )
@@ -254,7 +254,7 @@ class BatchBuilder:
         self.result.records.append(
             OutRecord(
                 topic=self.topics.events,
-                key=event.pipeline_id.encode(),
+                key=event.key.encode(),
                 value=event.to_json(),
                 headers=[
                     (TAG_HEADER, EVENT_TAG.encode()),

@@ -12,7 +12,7 @@ from coordinator.domain.commands import (
     UpdatePipelineStatus,
 )
 from coordinator.domain.decider import Answered
-from coordinator.domain.model import HealthStatus, PipelineStatus, ResourceLimits
+from coordinator.domain.model import EffectiveLimits, HealthStatus, PipelineStatus, ResourceLimits
 from coordinator.domain.replies import ErrorCode, PipelinePage, SystemStatus
 
 from .support import T0, assert_refused, context, given, register, registered, when
@@ -63,7 +63,9 @@ def test_system_status_reports_health_counts_totals_limits_and_pipelines() -> No
     assert status.total_memory_mb == status.health.total_memory_mb == 1024
     assert status.last_updated == T0
     assert status.seq == 4
-    assert status.limits == limits
+    assert status.limits == EffectiveLimits(max_cpu_percent=90.0, max_memory_mb=1000)
+    assert status.limits.source == "configuration"
+    assert status.over_committed  # 1,024 MB in use against a limit of 1,000
     assert status.pipelines == state.pipelines
     assert outcome.after == state
 

@@ -10,6 +10,7 @@ from coordinator.domain.commands import (
     CAUSED_BY,
     COMMAND_TYPES,
     FIRE_AND_FORGET,
+    REPLIES_FROM_CHANGE,
     REPLIES_WITH_SUMMARY,
     SUMMARY_EVENTS,
     Command,
@@ -39,8 +40,11 @@ def test_every_command_type_declares_itself_completely(command: type[CommandMode
     assert declared.purpose.strip().endswith(".")
     assert set(declared.emits) <= set(EVENT_TYPES)
     if declared.changes_state:
-        # A state-changing command's reply is remembered for retries: the summary, or none.
-        assert declared.replies in (SuccessReply.SUMMARY, SuccessReply.NOTHING)
+        # A state-changing command's reply is remembered for retries: the summary, what the
+        # change made, or none.
+        assert declared.replies in (SuccessReply.SUMMARY, SuccessReply.RESULT, SuccessReply.NOTHING)
+        if declared.replies is SuccessReply.RESULT:
+            assert declared.answer, "a command replying with its result says what that is"
     else:
         assert declared.replies is SuccessReply.VALUE
         assert declared.answer, "a query says what its reply's value is"
@@ -66,6 +70,8 @@ def test_what_is_derived_from_the_declarations() -> None:
     assert queries >= {"GetSystemStatus", "GetPipelineInfo", "ListPipelines"}
     assert not queries & (REPLIES_WITH_SUMMARY | {t.lower() for t in FIRE_AND_FORGET})
     assert {CAUSED_BY[event] for event in SUMMARY_EVENTS} == REPLIES_WITH_SUMMARY
+    assert REPLIES_WITH_SUMMARY < REPLIES_FROM_CHANGE
+    assert {"SetResourceLimits", "ResetResourceLimits"} <= REPLIES_FROM_CHANGE - queries
 
 
 @pytest.mark.parametrize("command", COMMAND_TYPES, ids=type_name)
@@ -76,7 +82,7 @@ def test_the_description_says_what_the_reply_is(command: type[CommandModel]) -> 
     match command.declared.replies:
         case SuccessReply.SUMMARY:
             assert "Replies with the state summary" in description
-        case SuccessReply.VALUE:
+        case SuccessReply.VALUE | SuccessReply.RESULT:
             assert f"Replies with {command.declared.answer}" in description
         case SuccessReply.NOTHING:
             assert "Fire-and-forget" in description

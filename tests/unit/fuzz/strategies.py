@@ -70,6 +70,16 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("limit", Kind.INTEGER, required=False),
         Field("after", Kind.TEXT, required=False),
     ),
+    "SetResourceLimits": (
+        Field("maxCpuPercent", Kind.NUMBER, required=False),
+        Field("maxMemoryMB", Kind.INTEGER, required=False),
+        Field("expectedRevision", Kind.INTEGER, required=False),
+        Field("reason", Kind.TEXT, required=False),
+    ),
+    "ResetResourceLimits": (
+        Field("expectedRevision", Kind.INTEGER, required=False),
+        Field("reason", Kind.TEXT, required=False),
+    ),
 }
 assert set(FIELDS) == set(KNOWN_COMMAND_TYPES), "a command type is missing from FIELDS"
 
