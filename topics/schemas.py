@@ -37,6 +37,7 @@ from coordinator.domain.validation import (
     MAX_CORRELATION_ID_LENGTH,
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
+    MAX_REASON_LENGTH,
 )
 from coordinator.domain.wire import format_timestamp
 
@@ -75,6 +76,10 @@ _VALUE_RULES: Mapping[str, Mapping[str, int]] = {
     "estimatedMemoryMB": _COUNT,
     "totalRecords": _COUNT,
     "failedRecords": _COUNT,
+    "maxCpuPercent": {"minimum": 0},
+    "maxMemoryMB": _COUNT,
+    "expectedRevision": {"minimum": 0},
+    "reason": {"minLength": 1, "maxLength": MAX_REASON_LENGTH},
 }
 """The value rules that JSON Schema can say, from the domain's own limits.
 

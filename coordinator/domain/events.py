@@ -25,10 +25,12 @@ LIMITS_KEY = "resource-limits"
 
 
 class EventModel(WireModel):
+    """Fields every event has (each kind adds ``timestamp`` after its own key fields, so that a
+    pipeline's events keep the order they always had on the wire)."""
+
     type: str
     seq: int
     command_id: str | None
-    timestamp: Timestamp
 
     @property
     def key(self) -> str:
@@ -40,6 +42,7 @@ class PipelineEvent(EventModel):
     """An event about one pipeline."""
 
     pipeline_id: str
+    timestamp: Timestamp
 
     @property
     def key(self) -> str:
@@ -79,6 +82,7 @@ class ResourceUsageReported(PipelineEvent):
 class LimitsEvent(EventModel):
     """An event about the runtime resource limits; ``revision`` counts them."""
 
+    timestamp: Timestamp
     previous: LimitsOverride | None
     revision: int
     reason: str | None = None

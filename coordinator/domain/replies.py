@@ -96,9 +96,7 @@ class RuntimeLimits(WireModel):
     revision: int
 
 
-ReplyValue = (
-    StateSummary | SystemStatus | PipelinePage | PipelineInfo | RuntimeLimits | bool | None
-)
+ReplyValue = StateSummary | SystemStatus | PipelinePage | PipelineInfo | RuntimeLimits | bool | None
 
 
 class Reply(WireModel):

@@ -20,10 +20,10 @@ from coordinator.domain.commands import CAUSED_BY, SUMMARY_EVENTS
 from coordinator.domain.events import (
     AnyPipelineEvent,
     Event,
+    LimitsEvent,
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
-    LimitsEvent,
     ResourceLimitsChanged,
     ResourceUsageReported,
 )

@@ -17,10 +17,13 @@ from coordinator.domain.commands import (
     CommandModel,
     RegisterPipeline,
     ReportResourceUsage,
+    ResetResourceLimits,
+    SetResourceLimits,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
 from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused
+from coordinator.domain.events import ResourceLimitsChanged, ResourceLimitsReset
 from coordinator.domain.model import Summary
 from coordinator.domain.replies import ErrorCode
 from coordinator.logs import quote
@@ -194,8 +197,29 @@ def _log_accepted(outcome: Outcome, counts: BatchCounts) -> None:
                 _number(command.cpu_percent),
                 command.memory_mb,
             )
+        case SetResourceLimits() | ResetResourceLimits():
+            _log_limits(outcome)
         case _:
             _log_by_declaration(command)
+
+
+def _log_limits(outcome: Outcome) -> None:
+    for event in outcome.events:
+        match event:
+            case ResourceLimitsChanged(limits=limits):
+                log.info(
+                    "msg=Resource limits set maxCpuPercent=%s maxMemoryMB=%s revision=%d reason=%s",
+                    "-" if limits.max_cpu_percent is None else _number(limits.max_cpu_percent),
+                    "-" if limits.max_memory_mb is None else limits.max_memory_mb,
+                    event.revision,
+                    quote(event.reason or "-"),
+                )
+            case ResourceLimitsReset():
+                log.info(
+                    "msg=Resource limits reset to the configuration revision=%d reason=%s",
+                    event.revision,
+                    quote(event.reason or "-"),
+                )
 
 
 def _log_by_declaration(command: CommandModel | None) -> None:

@@ -153,6 +153,10 @@ def _entry(line: Mapping[str, Any], topics: Topics) -> Entry:
     return entry
 
 
+ANSWERED_CODES = {"PIPELINE_NOT_FOUND", "PIPELINE_ALREADY_REGISTERED", "REVISION_CONFLICT"}
+"""Refusals that are answered but not dead-lettered (the input was well-formed)."""
+
+
 def _check_entry(entry: Entry) -> None:
     """The entry says one consistent thing."""
     name = entry.name
@@ -174,7 +178,11 @@ def _check_entry(entry: Entry) -> None:
     if entry.reply == "ok":
         assert entry.expect in {"accepted", "answered", "duplicate"}, name
     if entry.expect == "refused":
-        assert entry.code in {"PIPELINE_NOT_FOUND", "PIPELINE_ALREADY_REGISTERED"}, name
+        assert entry.code in {
+            "PIPELINE_NOT_FOUND",
+            "PIPELINE_ALREADY_REGISTERED",
+            "REVISION_CONFLICT",
+        }, name
     assert bool(entry.events) is (entry.expect == "accepted"), name
     assert (entry.pipeline is not None) is bool(entry.events), name
     assert (entry.duplicate_of is not None) is (entry.expect == "duplicate" and entry.reply == "ok")

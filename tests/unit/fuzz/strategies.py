@@ -213,6 +213,8 @@ def sane_documents(draw: st.DrawFn) -> dict[str, Any]:
             document[spec.name] = draw(_SANE_VALUES[spec.name])
     if "failedRecords" in document:
         document["failedRecords"] = min(document["failedRecords"], document["totalRecords"])
+    if type_name == "SetResourceLimits" and not {"maxCpuPercent", "maxMemoryMB"} & set(document):
+        document["maxCpuPercent"] = draw(_SANE_VALUES["maxCpuPercent"])
     if draw(st.booleans()):
         document["commandId"] = draw(st.sampled_from(POOL_COMMAND_IDS))
     return document
@@ -230,6 +232,10 @@ _SANE_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "estimatedMemoryMB": st.integers(min_value=0, max_value=10**6),
     "limit": st.integers(min_value=1, max_value=2000),
     "after": st.sampled_from(POOL_IDS),
+    "maxCpuPercent": st.floats(min_value=0.0, max_value=1000.0),
+    "maxMemoryMB": st.integers(min_value=0, max_value=MAX_LONG),
+    "expectedRevision": st.integers(min_value=0, max_value=5),
+    "reason": st.sampled_from(["night shift", "été", "incident 42"]),
 }
 
 

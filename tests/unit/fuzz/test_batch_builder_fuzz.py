@@ -44,7 +44,12 @@ MAX_COMMAND_BYTES = 4096
 SETTINGS = Settings(max_command_bytes=MAX_COMMAND_BYTES, topic_prefix="coordinator")
 TOPICS = SETTINGS.topics
 assert TOPICS.replies == REPLY_PREFIX
-REPLYING_TYPES = {"RegisterPipeline", "UnregisterPipeline"}
+REPLYING_TYPES = {
+    "RegisterPipeline",
+    "UnregisterPipeline",
+    "SetResourceLimits",
+    "ResetResourceLimits",
+}
 DEAD_LETTER_HEADERS = {
     "error-code",
     "error-message",
@@ -167,7 +172,7 @@ def check_outcome(
             for record, event in zip(written.events, decision.events, strict=True):
                 assert record.value is not None
                 assert decode_event(record.value) == event
-                assert record.key == event.pipeline_id.encode()
+                assert record.key == event.key.encode()
                 headers = dict(record.headers)
                 assert headers["tag"] == EVENT_TAG.encode()
                 assert headers[COMMAND_OFFSET_HEADER] == str(incoming.offset).encode()

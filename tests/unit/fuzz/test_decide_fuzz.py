@@ -31,7 +31,11 @@ from .strategies import (
 )
 
 DEAD_LETTERED = {ErrorCode.INVALID_ARGUMENT, ErrorCode.FORBIDDEN_REPLY_TOPIC}
-ANSWERED_ONLY = {ErrorCode.PIPELINE_NOT_FOUND, ErrorCode.PIPELINE_ALREADY_REGISTERED}
+ANSWERED_ONLY = {
+    ErrorCode.PIPELINE_NOT_FOUND,
+    ErrorCode.PIPELINE_ALREADY_REGISTERED,
+    ErrorCode.REVISION_CONFLICT,
+}
 """``decide`` refuses only with these codes; decoding, size and reply topics give the others."""
 
 known_ids = st.one_of(st.sampled_from(["a", "b", "é", "e\u0301", "🚀", "\u200b"]), awkward_text)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console, RenderableType
 
 from coordinator.domain.model import (
+    EffectiveLimits,
     HealthStatus,
     PipelineInfo,
     PipelineStatus,
-    ResourceLimits,
     SystemHealth,
 )
 from coordinator.domain.replies import StateSummary, SystemStatus
@@ -74,7 +74,7 @@ def system(pipelines: dict[str, PipelineInfo] | None, stale: int = 0) -> SystemS
         total_memory_mb=4096,
         last_updated=NOW - timedelta(seconds=3),
         seq=17,
-        limits=ResourceLimits(),
+        limits=EffectiveLimits(),
         pipelines=pipelines,
         pipelines_omitted=pipelines is None,
         stale_pipelines=stale,

@@ -13,6 +13,8 @@ from coordinator.domain.commands import (
     Declaration,
     RegisterPipeline,
     ReportResourceUsage,
+    ResetResourceLimits,
+    SetResourceLimits,
     SuccessReply,
     UnregisterPipeline,
     UpdatePipelineStatus,
@@ -32,8 +34,21 @@ EXAMPLES: dict[type[CommandModel], CommandModel] = {
         pipeline_id="p1", status=PipelineStatus.RUNNING, total_records=5, failed_records=0
     ),
     ReportResourceUsage: ReportResourceUsage(pipeline_id="p1", cpu_percent=5.0, memory_mb=64),
+    SetResourceLimits: SetResourceLimits(max_cpu_percent=50.0, reason="night shift"),
+    ResetResourceLimits: ResetResourceLimits(),
 }
 """One command of each state-changing type that a registry holding p1 accepts."""
+
+LOGGED = {
+    "RegisterPipeline": "msg=Register pipeline pipelineId=p2 name=Second",
+    "UnregisterPipeline": "msg=Unregister pipeline pipelineId=p1",
+    "UpdatePipelineStatus": "msg=Update pipeline status pipelineId=p1 status=running records=5",
+    "ReportResourceUsage": "msg=Report resource usage pipelineId=p1 cpu=5% memory=64MB",
+    "SetResourceLimits": (
+        "msg=Resource limits set maxCpuPercent=50 maxMemoryMB=- revision=1 reason=night shift"
+    ),
+    "ResetResourceLimits": "msg=Resource limits reset to the configuration revision=1 reason=-",
+}
 
 COUNTERS = {  # the design document's counters; any other type is in coordinator_commands_total
     "RegisterPipeline": "coordinator_registrations_total",
@@ -62,7 +77,7 @@ def test_an_accepted_command_is_logged_and_counted(
     with caplog.at_level(logging.DEBUG, logger="coordinator"):
         log_and_count_batch([outcome], metrics)
 
-    assert [r for r in caplog.records if "p1" in r.getMessage() or "p2" in r.getMessage()]
+    assert LOGGED[command.type] in [r.getMessage() for r in caplog.records]
     sample = metrics.registry.get_sample_value
     if command.type in COUNTERS:
         assert sample(COUNTERS[command.type]) == 1
