@@ -85,7 +85,6 @@ class LimitsEvent(EventModel):
     timestamp: Timestamp
     previous: LimitsOverride | None
     revision: int
-    reason: str | None = None
 
     @property
     def key(self) -> str:
@@ -97,12 +96,14 @@ class ResourceLimitsChanged(LimitsEvent):
 
     type: Literal["ResourceLimitsChanged"] = "ResourceLimitsChanged"
     limits: LimitsOverride
+    reason: str | None = None
 
 
 class ResourceLimitsReset(LimitsEvent):
     """The runtime resource limits were dropped: the configured limits are in force again."""
 
     type: Literal["ResourceLimitsReset"] = "ResourceLimitsReset"
+    reason: str | None = None
 
 
 AnyPipelineEvent = (

@@ -26,7 +26,7 @@ from coordinator import config
 from coordinator.config import Settings
 from coordinator.domain.codec import DecodeError, decode_command, decode_event
 from coordinator.domain.commands import COMMAND_TYPES, CommandModel
-from coordinator.domain.events import EVENT_TYPES, EventModel
+from coordinator.domain.events import EVENT_TYPES, EventModel, PipelineEvent
 from coordinator.domain.replies import ErrorCode, Reply
 from coordinator.domain.state import CoordinatorState
 from coordinator.kafka import records
@@ -241,10 +241,15 @@ def check_reply(block: str) -> Reply:
     return reply
 
 
+COMMON_EVENT_FIELDS = {*wire_names(EventModel), "timestamp"}
+"""Every kind of event adds ``timestamp`` after its key fields (the order on the wire)."""
+
+
 def test_every_event_type_is_documented_and_only_those() -> None:
     assert set(documented(EVENTS)) == set(EVENT_MODELS)
-    common = first_cells(table_rows(intro(EVENTS)))
-    assert common == set(wire_names(EventModel)), "the fields every event has"
+    every, pipeline = tables(intro(EVENTS))
+    assert first_cells(every) == COMMON_EVENT_FIELDS, "the fields every event has"
+    assert first_cells(pipeline) == set(wire_names(PipelineEvent)) - COMMON_EVENT_FIELDS
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_MODELS))
@@ -252,7 +257,9 @@ def test_each_event_has_its_fields_and_an_example_that_decodes(event_type: str) 
     body = documented(EVENTS)[event_type]
     model = EVENT_MODELS[event_type]
     fields = first_cells(table_rows(body))
-    assert fields == set(own_wire_names(model, EventModel)), f"{event_type}: fields"
+    base = PipelineEvent if issubclass(model, PipelineEvent) else EventModel
+    own = set(own_wire_names(model, base)) - COMMON_EVENT_FIELDS
+    assert fields == own, f"{event_type}: fields"
     blocks = json_blocks(body)
     assert blocks, f"{event_type} has no JSON example"
     for block in blocks:
@@ -341,6 +348,7 @@ SAMPLES: dict[ErrorCode, list[bytes | Unreadable]] = {
     ErrorCode.REPLY_TOPIC_NOT_FOUND: [command(type="GetSystemStatus", replyTo=MISSING_TOPIC)],
     ErrorCode.REPLY_TOPIC_REJECTED: [command(type="GetSystemStatus", replyTo=REFUSING_TOPIC)],
     ErrorCode.UNREADABLE_RECORD: [Unreadable(0, "_BAD_COMPRESSION", "Local: Bad compression")],
+    ErrorCode.REVISION_CONFLICT: [command(type="ResetResourceLimits", expectedRevision=3)],
 }
 """One way to meet each error code (a code added without a way to meet it fails the test)."""
 SETTINGS = Settings(max_command_bytes=256, topic_prefix=DEFAULT_PREFIX)
