@@ -22,11 +22,19 @@ from coordinator.domain.commands import (
     ListPipelines,
     RegisterPipeline,
     ReportResourceUsage,
+    ResetResourceLimits,
+    SetResourceLimits,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
 from coordinator.domain.model import PipelineInfo, PipelineStatus
-from coordinator.domain.replies import PipelinePage, ReplyValue, StateSummary, SystemStatus
+from coordinator.domain.replies import (
+    PipelinePage,
+    ReplyValue,
+    RuntimeLimits,
+    StateSummary,
+    SystemStatus,
+)
 
 if TYPE_CHECKING:
     from coordinator.client.shared import AwaitingCore, BlockingCore
@@ -143,6 +151,40 @@ def report_resources(
     return _fire(usage, confirm)
 
 
+def set_limits(
+    max_cpu_percent: float | None = None,
+    max_memory_mb: int | None = None,
+    *,
+    expected_revision: int | None = None,
+    reason: str | None = None,
+    command_id: str | None = None,
+) -> Call[RuntimeLimits]:
+    """Set the runtime resource limits (a limit left out keeps its value); the reply is the
+    runtime limits after it. A stale ``expected_revision`` raises ``CommandRefusedError`` with
+    ``REVISION_CONFLICT``."""
+    command = SetResourceLimits(
+        max_cpu_percent=max_cpu_percent,
+        max_memory_mb=max_memory_mb,
+        expected_revision=expected_revision,
+        reason=reason,
+        command_id=command_id,
+    )
+    return Call(command, _instance_of(RuntimeLimits))
+
+
+def reset_limits(
+    *,
+    expected_revision: int | None = None,
+    reason: str | None = None,
+    command_id: str | None = None,
+) -> Call[RuntimeLimits]:
+    """Drop the runtime resource limits: the configured ones are in force again."""
+    command = ResetResourceLimits(
+        expected_revision=expected_revision, reason=reason, command_id=command_id
+    )
+    return Call(command, _instance_of(RuntimeLimits))
+
+
 class CallOf(Generic[P, T]):
     """A call of both clients, made from its builder: blocking on one, awaitable on the other."""
 
@@ -173,6 +215,8 @@ class CommandCalls:
     system_status = CallOf(system_status)
     pipeline_info = CallOf(pipeline_info)
     list_page = CallOf(list_page)
+    set_limits = CallOf(set_limits)
+    reset_limits = CallOf(reset_limits)
 
 
 def barrier() -> Call[PipelinePage]:

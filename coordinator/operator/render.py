@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from coordinator.domain.model import HealthStatus, PipelineInfo, PipelineStatus
-from coordinator.domain.replies import StateSummary, SystemStatus
+from coordinator.domain.replies import RuntimeLimits, StateSummary, SystemStatus
 from coordinator.domain.wire import WireModel, format_timestamp
 
 STATUS_STYLES: dict[PipelineStatus, str] = {
@@ -94,6 +94,19 @@ def unregistered(summary: StateSummary) -> str:
     return f"Unregistered {summary.pipeline_id}; {_registry(summary)}."
 
 
+def runtime_limits(limits: RuntimeLimits) -> str:
+    """What ``coordinator limits set`` and ``reset`` print."""
+    override = limits.limits
+    if override is None:
+        return (
+            "Runtime limits dropped: the configured limits are in force "
+            f"(revision {limits.revision})."
+        )
+    cpu = "configured" if override.max_cpu_percent is None else percent(override.max_cpu_percent)
+    memory = "configured" if override.max_memory_mb is None else megabytes(override.max_memory_mb)
+    return f"Runtime limits set: CPU {cpu}, memory {memory} (revision {limits.revision})."
+
+
 def resource_check(cpu_percent: float, memory_mb: int, available: bool) -> str:
     estimate = f"{percent(cpu_percent)} CPU and {megabytes(memory_mb)}"
     if available:
@@ -161,7 +174,19 @@ def _counts(status: SystemStatus) -> Table:
 
 def _resources(status: SystemStatus) -> Table:
     limits = status.limits
-    table = Table(title="Resources", title_justify="left", header_style="bold")
+    where = (
+        f"runtime limits, revision {limits.revision}"
+        if limits.source == "journal"
+        else "configured limits"
+    )
+    table = Table(
+        title="Resources",
+        title_justify="left",
+        header_style="bold",
+        caption=f"{where}{'; OVER-COMMITTED' if status.over_committed else ''}",
+        caption_justify="left",
+        caption_style="red" if status.over_committed else "dim",
+    )
     table.add_column("")
     table.add_column("In use", justify="right")
     table.add_column("Limit", justify="right")

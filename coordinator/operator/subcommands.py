@@ -25,6 +25,7 @@ from coordinator.client.requests import expects_reply
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import SystemStatus
 from coordinator.operator import render
+from coordinator.operator.limits import limits_app
 from coordinator.operator.session import (
     EXIT_REFUSED,
     CommandIdOption,
@@ -289,3 +290,4 @@ def add_operator_commands(app: typer.Typer) -> None:
     app.command("check")(connected(check))
     app.command("watch")(connected(watch))
     app.command("send")(connected(send, json_option=False))
+    app.add_typer(limits_app(), name="limits")

@@ -8,12 +8,13 @@ import pytest
 
 from coordinator.client import ClientError, CommandRefusedError, ReplyTimeoutError, calls, requests
 from coordinator.config import Settings
-from coordinator.domain.model import PipelineStatus
+from coordinator.domain.model import LimitsOverride, PipelineStatus
 from coordinator.domain.replies import (
     ErrorCode,
     ErrorInfo,
     PipelinePage,
     Reply,
+    RuntimeLimits,
     error_reply,
     ok_reply,
 )
@@ -145,3 +146,34 @@ def test_a_reply_from_the_wire_reads_back() -> None:
     reply = Reply.model_validate_json(wire)
 
     assert requests.value_of(calls.check_resources(1.0, 1), reply) is True
+
+
+def test_setting_limits_sends_only_what_is_given_and_reads_the_runtime_limits() -> None:
+    call = calls.set_limits(max_cpu_percent=50.0, expected_revision=2, reason="night shift")
+    sent = json.loads(requests.prepare(call.command, "coordinator.replies.cli").payload)
+    answer = RuntimeLimits(seq=9, limits=LimitsOverride(max_cpu_percent=50.0), revision=3)
+
+    value = requests.value_of(call, ok_reply("c", "c", "SetResourceLimits", answer))
+
+    assert {key: sent[key] for key in ("type", "maxCpuPercent", "expectedRevision", "reason")} == {
+        "type": "SetResourceLimits",
+        "maxCpuPercent": 50.0,
+        "expectedRevision": 2,
+        "reason": "night shift",
+    }
+    assert sent.get("maxMemoryMB") is None
+    assert value == answer
+    reset = json.loads(
+        requests.prepare(calls.reset_limits(expected_revision=3).command, None).payload
+    )
+    assert reset["type"] == "ResetResourceLimits"
+
+
+def test_a_revision_conflict_raises_with_its_code() -> None:
+    error = ErrorInfo(code=ErrorCode.REVISION_CONFLICT, message="expectedRevision 1 is not ...")
+    reply = error_reply("c", "c", "ResetResourceLimits", error)
+
+    with pytest.raises(CommandRefusedError) as refused:
+        requests.value_of(calls.reset_limits(expected_revision=1), reply)
+
+    assert refused.value.code is ErrorCode.REVISION_CONFLICT
