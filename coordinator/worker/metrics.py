@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-from coordinator.domain.model import PipelineStatus, Summary
+from coordinator.domain.model import PipelineStatus, ResourceLimits, Summary
 
 # The `_created` series double every counter and no dashboard uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, configured_limits: ResourceLimits | None = None) -> None:
+        self._configured = configured_limits if configured_limits is not None else ResourceLimits()
         self.registry = CollectorRegistry()
         r = self.registry
         self.pipelines = Gauge(
@@ -96,6 +97,22 @@ class Metrics:
         self.stale = Gauge(
             "coordinator_stale_pipelines", "Pipelines without a recent heartbeat.", registry=r
         )
+        self.cpu_limit = Gauge(
+            "coordinator_cpu_limit_percent", "The CPU limit in force (%).", registry=r
+        )
+        self.memory_limit = Gauge(
+            "coordinator_memory_limit_mb", "The memory limit in force (MB).", registry=r
+        )
+        self.limits_revision = Gauge(
+            "coordinator_limits_revision",
+            "How many times the runtime limits were set or reset.",
+            registry=r,
+        )
+        self.limits_from_journal = Gauge(
+            "coordinator_limits_from_journal",
+            "1 when runtime limits from the journal are in force, 0 for the configured ones.",
+            registry=r,
+        )
 
     def observe_summary(self, summary: Summary) -> None:
         for status in PipelineStatus:
@@ -103,3 +120,8 @@ class Metrics:
         self.cpu.set(summary.total_cpu_percent)
         self.memory.set(summary.memory_mb_total)
         self.seq.set(summary.seq)
+        limits = summary.limits_over(self._configured)
+        self.cpu_limit.set(limits.max_cpu_percent)
+        self.memory_limit.set(limits.max_memory_mb)
+        self.limits_revision.set(limits.revision)
+        self.limits_from_journal.set(1 if limits.source == "journal" else 0)

@@ -65,7 +65,7 @@ class CoordinatorService:
     ) -> None:
         self.settings = settings
         self.topics = settings.topics
-        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics = metrics if metrics is not None else Metrics(settings.limits)
         self.table = StateTable(settings.worker_dir / "state")
         self.roles = RoleState(self.metrics)
         self.recovery: RecoveryReport | None = None
