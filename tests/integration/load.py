@@ -33,7 +33,16 @@ REQUESTS = {
     "CheckResourceAvailability",
     "GetSystemStatus",
     "GetPipelineInfo",
+    "SetResourceLimits",
+    "ResetResourceLimits",
 }
+STATE_REPLIES = {
+    "RegisterPipeline",
+    "UnregisterPipeline",
+    "SetResourceLimits",
+    "ResetResourceLimits",
+}
+"""Commands whose reply is remembered for retries: they always carry a ``commandId`` here."""
 SEED_VARIABLE = "COORDINATOR_TEST_SEED"
 
 
@@ -46,7 +55,8 @@ def fault_seed() -> int:
 
 
 def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list[dict[str, object]]:
-    """Registrations, unregistrations, updates, reports, queries, client retries, bad values."""
+    """Registrations, unregistrations, updates, reports, queries, runtime limits, client
+    retries, bad values."""
     rng = random.Random(seed)
     ids = [f"pipe-{n:03d}" for n in range(250)]
     made: list[dict[str, object]] = []
@@ -89,6 +99,15 @@ def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list
             chosen = rng.choice(sent_ids)
             made.append(dict(next(c for c in made if c.get("commandId") == chosen)))
             continue
+        elif roll < 0.975:
+            # Runtime limits; an expectedRevision, when given, is often stale (REVISION_CONFLICT).
+            command = {"type": "SetResourceLimits", "maxCpuPercent": rng.choice([50.0, 400.0])}
+            if rng.random() < 0.5:
+                command["maxMemoryMB"] = rng.randint(10_000, 2_000_000)
+            if rng.random() < 0.3:
+                command["expectedRevision"] = rng.randint(0, 3)
+        elif roll < 0.985:
+            command = {"type": "ResetResourceLimits"}
         else:
             command = {
                 "type": "ReportResourceUsage",
@@ -96,7 +115,7 @@ def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list
                 "cpuPercent": 250,
                 "memoryMB": 1,
             }
-        if command["type"] in ("RegisterPipeline", "UnregisterPipeline") or rng.random() < 0.3:
+        if command["type"] in STATE_REPLIES or rng.random() < 0.3:
             command["commandId"] = f"{tag}-cmd-{index}"
             sent_ids.append(f"{tag}-cmd-{index}")
         if command["type"] in REQUESTS or rng.random() < 0.1:

@@ -93,4 +93,6 @@ def assert_worker_matches_journal(
     assert status.total_cpu_percent == expected.summary.total_cpu_percent, note
     assert status.total_memory_mb == expected.summary.memory_mb_total, note
     assert status.count_by_status == expected.summary.count_by_status, note
+    assert status.limits.revision == expected.summary.limits_revision, note
+    assert (status.limits.source == "journal") is (expected.summary.limits is not None), note
     return expected
