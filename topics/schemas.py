@@ -31,7 +31,18 @@ from pydantic_core import core_schema
 from coordinator.domain.commands import COMMAND_TYPES, Command
 from coordinator.domain.events import EVENT_TYPES, Event
 from coordinator.domain.model import MAX_LONG, PipelineInfo
-from coordinator.domain.replies import PipelinePage, Reply, StateSummary, SystemStatus
+from coordinator.domain.replies import (
+    ADMISSION_FIELDS,
+    Availability,
+    ErrorInfo,
+    GroupInfo,
+    GroupPage,
+    PipelinePage,
+    Reply,
+    RuntimeLimits,
+    StateSummary,
+    SystemStatus,
+)
 from coordinator.domain.validation import (
     MAX_COMMAND_ID_LENGTH,
     MAX_CORRELATION_ID_LENGTH,
@@ -159,6 +170,21 @@ def _describe(schema: JsonSchemaValue) -> None:
             part["description"] = text
 
 
+def _optional_error_fields(schema: JsonSchemaValue) -> None:
+    """A refusal's admission fields are written only when they apply (``ErrorInfo.absent``):
+    optional, and never null."""
+    names = {ErrorInfo.model_fields[name].alias for name in ADMISSION_FIELDS}
+    for part in _object_schemas(schema):
+        if part.get("title") != "ErrorInfo":
+            continue
+        part["required"] = [name for name in part["required"] if name not in names]
+        for name in names:
+            field = part["properties"][name]
+            field.pop("default", None)
+            options = [option for option in field.pop("anyOf") if option != {"type": "null"}]
+            field.update(options[0] if len(options) == 1 else {"anyOf": options})
+
+
 def _reply_envelope(schema: JsonSchemaValue) -> None:
     """An accepted reply carries ``value`` and no ``error``; a refused one the other way round
     (see ``Reply.to_json``)."""
@@ -194,9 +220,20 @@ def schemas() -> dict[str, JsonSchemaValue]:
     for event in EVENT_TYPES:
         found[f"{event.__name__}.json"] = _schema_of(event, "serialization")
     found["Event.json"] = _schema_of(TypeAdapter(Event), "serialization")
-    for value in (Reply, PipelineInfo, SystemStatus, StateSummary, PipelinePage):
+    for value in (
+        Reply,
+        PipelineInfo,
+        SystemStatus,
+        StateSummary,
+        PipelinePage,
+        RuntimeLimits,
+        GroupInfo,
+        GroupPage,
+        Availability,
+    ):
         found[f"{value.__name__}.json"] = _schema_of(value, "serialization")
     _reply_envelope(found["Reply.json"])
+    _optional_error_fields(found["Reply.json"])
     return found
 
 

@@ -11,12 +11,11 @@ replay of replies from the journal and the JSON Schemas' descriptions all read t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
-from typing import Annotated, ClassVar, Literal, cast
+from typing import Annotated, Literal, cast
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
+from coordinator.domain.command_base import CommandModel, Declaration, SuccessReply
 from coordinator.domain.events import (
     EventModel,
     PipelineRegistered,
@@ -26,76 +25,29 @@ from coordinator.domain.events import (
     ResourceLimitsReset,
     ResourceUsageReported,
 )
+from coordinator.domain.group_commands import (
+    CreateGroup,
+    DeleteGroup,
+    GetGroup,
+    ListGroups,
+    MovePipeline,
+    SetGroupQuota,
+    SetGroupState,
+)
 from coordinator.domain.model import Status
-from coordinator.domain.wire import WireModel
 
-
-class SuccessReply(Enum):
-    """What an accepted command replies with, when it names a ``replyTo``."""
-
-    SUMMARY = "summary"
-    """The state summary right after the change (a retry gets the same one again)."""
-    RESULT = "result"
-    """What the change made (the runtime limits after it); a retry gets the same one again."""
-    VALUE = "value"
-    """The answer of a query, read from the state it met."""
-    NOTHING = "nothing"
-    """No reply (fire-and-forget); a refusal is still answered."""
-
-
-@dataclass(frozen=True, slots=True)
-class Declaration:
-    """What a command type is: the one place the rest of the coordinator learns it from."""
-
-    purpose: str
-    """One sentence: what the command asks."""
-    replies: SuccessReply
-    emits: tuple[type[EventModel], ...] = ()
-    """The events an accepted one may append, in order; none for a query."""
-    answer: str = ""
-    """For a query: what the value of its reply is."""
-    refused_when: str = ""
-    """Besides invalid values: when it is refused."""
-
-    @property
-    def changes_state(self) -> bool:
-        return bool(self.emits)
-
-    @property
-    def description(self) -> str:
-        """The sentence of the command's JSON Schema."""
-        refused = f"; refused if {self.refused_when}" if self.refused_when else ""
-        match self.replies:
-            case SuccessReply.SUMMARY:
-                return f"{self.purpose} Replies with the state summary{refused}."
-            case SuccessReply.VALUE | SuccessReply.RESULT:
-                return f"{self.purpose} Replies with {self.answer}{refused}."
-            case SuccessReply.NOTHING:
-                return (
-                    f"{self.purpose} Fire-and-forget: a reply only for an error, and only if "
-                    "replyTo is given."
-                )
-
-
-class CommandModel(WireModel):
-    """Fields every command may carry; strict types so ``"15"`` is not silently a number."""
-
-    # NaN and infinities go out as NaN/Infinity (which the coordinator reads and refuses with
-    # INVALID_ARGUMENT), not as null (which would be refused as the wrong type).
-    model_config = ConfigDict(strict=True, ser_json_inf_nan="constants")
-
-    declared: ClassVar[Declaration]
-    """Set by every command type (``tests/unit/domain/test_declarations.py`` checks it)."""
-
-    type: str
-    command_id: str | None = None
-    reply_to: str | None = None
-    correlation_id: str | None = None
-
-    @property
-    def effective_correlation_id(self) -> str | None:
-        """``correlationId`` as given, else the ``commandId``."""
-        return self.correlation_id if self.correlation_id is not None else self.command_id
+__all__ = [
+    "CommandModel",
+    "CreateGroup",
+    "Declaration",
+    "DeleteGroup",
+    "GetGroup",
+    "ListGroups",
+    "MovePipeline",
+    "SetGroupQuota",
+    "SetGroupState",
+    "SuccessReply",
+]
 
 
 class RegisterPipeline(CommandModel):
@@ -109,6 +61,14 @@ class RegisterPipeline(CommandModel):
     type: Literal["RegisterPipeline"] = "RegisterPipeline"
     pipeline_id: str
     name: str
+    group: str | None = None
+    """The pipeline's group (``default`` when left out)."""
+    requested_cpu_percent: float | None = None
+    requested_memory_mb: int | None = Field(default=None, alias="requestedMemoryMB")
+    priority: int | None = None
+    """Higher is more important (0 when left out)."""
+    preemptible: bool | None = None
+    """Whether a higher-priority admission may ask for its preemption (true when left out)."""
 
 
 class UnregisterPipeline(CommandModel):
@@ -162,6 +122,12 @@ class CheckResourceAvailability(CommandModel):
     type: Literal["CheckResourceAvailability"] = "CheckResourceAvailability"
     estimated_cpu_percent: float
     estimated_memory_mb: int = Field(alias="estimatedMemoryMB")
+    group: str | None = None
+    """Also check this group's quota (as a registration into it would be)."""
+    detail: bool | None = None
+    """Answer with the rule that binds and the preemption candidates, not only true/false."""
+    priority: int | None = None
+    """The priority the candidates are chosen against (lower ones, preemptible)."""
 
 
 class GetSystemStatus(CommandModel):
@@ -194,6 +160,7 @@ class ListPipelines(CommandModel):
 
     type: Literal["ListPipelines"] = "ListPipelines"
     status: Status | None = None
+    group: str | None = None
     limit: int | None = None
     after: str | None = None
 
@@ -238,7 +205,14 @@ Command = Annotated[
     | GetPipelineInfo
     | ListPipelines
     | SetResourceLimits
-    | ResetResourceLimits,
+    | ResetResourceLimits
+    | CreateGroup
+    | SetGroupQuota
+    | SetGroupState
+    | DeleteGroup
+    | MovePipeline
+    | GetGroup
+    | ListGroups,
     Field(discriminator="type"),
 ]
 
@@ -253,6 +227,13 @@ COMMAND_TYPES: tuple[type[CommandModel], ...] = (
     ListPipelines,
     SetResourceLimits,
     ResetResourceLimits,
+    CreateGroup,
+    SetGroupQuota,
+    SetGroupState,
+    DeleteGroup,
+    MovePipeline,
+    GetGroup,
+    ListGroups,
 )
 
 

@@ -8,26 +8,44 @@ makes an id, logs or touches Kafka. A decision is one of four things: events to 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, assert_never
 
+from coordinator.domain import decide_groups
 from coordinator.domain.commands import (
     CheckResourceAvailability,
     Command,
     CommandModel,
+    CreateGroup,
+    DeleteGroup,
+    GetGroup,
     GetPipelineInfo,
     GetSystemStatus,
+    ListGroups,
     ListPipelines,
+    MovePipeline,
     RegisterPipeline,
     ReportResourceUsage,
     ResetResourceLimits,
+    SetGroupQuota,
+    SetGroupState,
     SetResourceLimits,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
+from coordinator.domain.decision import (
+    DEFAULT_REPLY_PREFIX,
+    Accepted,
+    AlreadyApplied,
+    Answered,
+    Context,
+    Decision,
+    Refused,
+    id_problem,
+    invalid,
+    not_found,
+)
 from coordinator.domain.events import (
-    Event,
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
@@ -35,14 +53,10 @@ from coordinator.domain.events import (
     ResourceLimitsReset,
     ResourceUsageReported,
 )
-from coordinator.domain.model import LimitsOverride, ResourceLimits, latest
-from coordinator.domain.queries import (
-    DEFAULT_MAX_REPLY_BYTES,
-    has_resources_available,
-    list_page,
-    system_status,
-)
-from coordinator.domain.replies import ErrorCode, ErrorInfo, ReplyValue
+from coordinator.domain.groups import Demand
+from coordinator.domain.model import DEFAULT_GROUP, LimitsOverride, latest
+from coordinator.domain.queries import list_page, system_status
+from coordinator.domain.replies import ErrorCode, ErrorInfo
 from coordinator.domain.validation import (
     MAX_COMMAND_ID_LENGTH,
     MAX_CORRELATION_ID_LENGTH,
@@ -55,54 +69,20 @@ from coordinator.domain.validation import (
     reply_topic_problem,
     text_problem,
 )
-from coordinator.domain.view import AppliedCommand, StateView
+from coordinator.domain.view import StateView
 from coordinator.domain.wire import truncate_to_millis
 
-DEFAULT_REPLY_PREFIX = "coordinator.replies"
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Everything ``decide`` needs from outside the state."""
-
-    now: datetime
-    limits: ResourceLimits = field(default_factory=ResourceLimits)
-    reply_prefix: str = DEFAULT_REPLY_PREFIX
-    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
-    stale_after: timedelta | None = None
-    """A pipeline without a heartbeat for longer (in journal time) is reported stale."""
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    events: tuple[Event, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Answered:
-    value: ReplyValue
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    error: ErrorInfo
-    dead_letter: bool
-    """Invalid input goes to the dead-letter topic; business refusals (not found, already
-    registered) are answered only."""
-    can_reply: bool = True
-    """False when ``replyTo`` itself is the problem: nothing may be written there."""
-
-
-@dataclass(frozen=True, slots=True)
-class AlreadyApplied:
-    original: AppliedCommand
-
-
-Decision = Accepted | Answered | Refused | AlreadyApplied
-
-
-def invalid(message: str) -> Refused:
-    return Refused(ErrorInfo(code=ErrorCode.INVALID_ARGUMENT, message=message), dead_letter=True)
+__all__ = [
+    "DEFAULT_REPLY_PREFIX",
+    "Accepted",
+    "AlreadyApplied",
+    "Answered",
+    "Context",
+    "Decision",
+    "Refused",
+    "decide",
+    "invalid",
+]
 
 
 def _envelope_problem(command: CommandModel, context: Context) -> Refused | None:
@@ -122,23 +102,10 @@ def _envelope_problem(command: CommandModel, context: Context) -> Refused | None
     return None
 
 
-def _id_problem(pipeline_id: str) -> Refused | None:
-    problem = text_problem("pipelineId", pipeline_id, MAX_ID_LENGTH)
-    return invalid(problem) if problem is not None else None
-
-
-def _not_found(pipeline_id: str) -> Refused:
-    error = ErrorInfo(
-        code=ErrorCode.PIPELINE_NOT_FOUND,
-        message=f"pipeline {pipeline_id!r} is not registered",
-    )
-    return Refused(error, dead_letter=False)
-
-
 def _unknown(pipeline_id: str, state: StateView) -> Refused | None:
     """Why ``pipeline_id`` names no registered pipeline, or None when it does."""
     if state.pipeline(pipeline_id) is None:
-        return _not_found(pipeline_id)
+        return not_found(pipeline_id)
     return None
 
 
@@ -164,7 +131,7 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
     at = truncate_to_millis(latest(context.now, summary.last_updated))
     match command:
         case RegisterPipeline():
-            return _register(command, state, seq, at)
+            return _register(command, state, context, seq, at)
         case UnregisterPipeline():
             return _unregister(command, state, seq, at)
         case UpdatePipelineStatus():
@@ -173,13 +140,27 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
             return _report_resources(command, state, seq, at)
         case CheckResourceAvailability():
             return _check_resources(command, state, context)
+        case CreateGroup():
+            return decide_groups.create(command, state, seq, at)
+        case SetGroupQuota():
+            return decide_groups.set_quota(command, state, seq, at)
+        case SetGroupState():
+            return decide_groups.set_state(command, state, seq, at)
+        case DeleteGroup():
+            return decide_groups.delete(command, state, seq, at)
+        case MovePipeline():
+            return decide_groups.move(command, state, context, seq, at)
+        case GetGroup():
+            return decide_groups.get(command, state)
+        case ListGroups():
+            return decide_groups.list_groups(command, state)
         case GetSystemStatus():
             limits = summary.limits_over(context.limits)
             return Answered(
                 system_status(state, limits, context.max_reply_bytes, context.stale_after)
             )
         case GetPipelineInfo():
-            return _id_problem(command.pipeline_id) or Answered(state.pipeline(command.pipeline_id))
+            return id_problem(command.pipeline_id) or Answered(state.pipeline(command.pipeline_id))
         case ListPipelines():
             return _list_pipelines(command, state, context)
         case SetResourceLimits():
@@ -198,14 +179,14 @@ def _refusal(
 ) -> Refused | None:
     """Why a command about one pipeline is refused, in this order: its id, its values
     (``problem``), then the pipeline not registered (or, for ``known=False``, registered)."""
-    refusal = _id_problem(command.pipeline_id)
+    refusal = id_problem(command.pipeline_id)
     if refusal is not None:
         return refusal
     if problem is not None:
         return invalid(problem)
     registered = state.pipeline(command.pipeline_id) is not None
     if known and not registered:
-        return _not_found(command.pipeline_id)
+        return not_found(command.pipeline_id)
     if registered and not known:
         error = ErrorInfo(
             code=ErrorCode.PIPELINE_ALREADY_REGISTERED,
@@ -225,10 +206,45 @@ def _stamp(command: PipelineCommand, seq: int, at: datetime) -> dict[str, Any]:
     }
 
 
-def _register(command: RegisterPipeline, state: StateView, seq: int, at: datetime) -> Decision:
+def _request_problem(command: RegisterPipeline) -> str | None:
     problem = text_problem("name", command.name, MAX_NAME_LENGTH)
-    refusal = _refusal(command, state, problem, known=False)
-    return refusal or Accepted((PipelineRegistered(**_stamp(command, seq, at), name=command.name),))
+    if problem is None and command.requested_cpu_percent is not None:
+        problem = percent_problem("requestedCpuPercent", command.requested_cpu_percent)
+    if problem is None and command.requested_memory_mb is not None:
+        problem = count_problem("requestedMemoryMB", command.requested_memory_mb)
+    if problem is None and command.group is not None:
+        problem = text_problem("group", command.group, MAX_ID_LENGTH)
+    if problem is None and command.priority is not None:
+        problem = decide_groups.priority_problem(command.priority)
+    return problem
+
+
+def _register(
+    command: RegisterPipeline, state: StateView, context: Context, seq: int, at: datetime
+) -> Decision:
+    refusal = _refusal(command, state, _request_problem(command), known=False)
+    if refusal is not None:
+        return refusal
+    group_id = command.group if command.group is not None else DEFAULT_GROUP
+    group = state.summary.groups.get(group_id)
+    if group is None:
+        return decide_groups.group_not_found(group_id)
+    cpu, memory = command.requested_cpu_percent, command.requested_memory_mb
+    demand = Demand(cpu if cpu is not None else 0.0, memory if memory is not None else 0)
+    priority = command.priority if command.priority is not None else 0
+    refusal = decide_groups.admit(state, context, group, demand, priority)
+    if refusal is not None:
+        return refusal
+    event = PipelineRegistered(
+        **_stamp(command, seq, at),
+        name=command.name,
+        group=group_id,
+        requested_cpu_percent=cpu,
+        requested_memory_mb=memory,
+        priority=priority,
+        preemptible=command.preemptible is not False,
+    )
+    return Accepted((event,))
 
 
 def _unregister(command: UnregisterPipeline, state: StateView, seq: int, at: datetime) -> Decision:
@@ -278,11 +294,13 @@ def _check_resources(
     problem = percent_problem("estimatedCpuPercent", command.estimated_cpu_percent) or (
         count_problem("estimatedMemoryMB", command.estimated_memory_mb)
     )
+    if problem is None and command.group is not None:
+        problem = text_problem("group", command.group, MAX_ID_LENGTH)
+    if problem is None and command.priority is not None:
+        problem = decide_groups.priority_problem(command.priority)
     if problem is not None:
         return invalid(problem)
-    cpu, memory = command.estimated_cpu_percent, command.estimated_memory_mb
-    limits = state.summary.limits_over(context.limits)
-    return Answered(has_resources_available(state, cpu, memory, limits))
+    return decide_groups.check(command, state, context)
 
 
 def _list_pipelines(command: ListPipelines, state: StateView, context: Context) -> Decision:
@@ -290,7 +308,18 @@ def _list_pipelines(command: ListPipelines, state: StateView, context: Context) 
         return invalid(f"limit must be at least 1, got {command.limit}")
     if command.after is not None and len(command.after) > MAX_ID_LENGTH:
         return invalid(f"after must be at most {MAX_ID_LENGTH} characters")
-    page = list_page(state, command.status, command.limit, command.after, context.max_reply_bytes)
+    if command.group is not None:
+        problem = text_problem("group", command.group, MAX_ID_LENGTH)
+        if problem is not None:
+            return invalid(problem)
+    page = list_page(
+        state,
+        command.status,
+        command.limit,
+        command.after,
+        context.max_reply_bytes,
+        group=command.group,
+    )
     return Answered(page)
 
 

@@ -13,7 +13,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from coordinator.domain.model import LimitsOverride, Status
+from coordinator.domain.model import (
+    DEFAULT_GROUP,
+    GroupQuota,
+    GroupState,
+    LimitsOverride,
+    Status,
+)
 from coordinator.domain.wire import Timestamp, WireModel
 
 EVENT_TAG = "coordinator"
@@ -54,6 +60,11 @@ class PipelineRegistered(PipelineEvent):
 
     type: Literal["PipelineRegistered"] = "PipelineRegistered"
     name: str
+    group: str = DEFAULT_GROUP
+    requested_cpu_percent: float | None = None
+    requested_memory_mb: int | None = Field(default=None, alias="requestedMemoryMB")
+    priority: int = 0
+    preemptible: bool = True
 
 
 class PipelineUnregistered(PipelineEvent):
@@ -77,6 +88,55 @@ class ResourceUsageReported(PipelineEvent):
     type: Literal["ResourceUsageReported"] = "ResourceUsageReported"
     cpu_percent: float
     memory_mb: int = Field(alias="memoryMB")
+
+
+class PipelineMoved(PipelineEvent):
+    """A pipeline moved to another group, its charge with it."""
+
+    type: Literal["PipelineMoved"] = "PipelineMoved"
+    from_group: str
+    to_group: str
+
+
+class GroupEvent(EventModel):
+    """An event about one pipeline group (keyed by ``groupId``); ``revision`` counts its changes."""
+
+    group_id: str
+    timestamp: Timestamp
+    revision: int
+
+    @property
+    def key(self) -> str:
+        return self.group_id
+
+
+class GroupCreated(GroupEvent):
+    """A pipeline group was created: open, without a quota."""
+
+    type: Literal["GroupCreated"] = "GroupCreated"
+    labels: dict[str, str]
+
+
+class GroupQuotaChanged(GroupEvent):
+    """A group's quota was set: ``quota`` binds new admissions from now on."""
+
+    type: Literal["GroupQuotaChanged"] = "GroupQuotaChanged"
+    previous: GroupQuota
+    quota: GroupQuota
+    reason: str | None = None
+
+
+class GroupStateChanged(GroupEvent):
+    """A group was opened or closed (a closed group refuses new pipelines)."""
+
+    type: Literal["GroupStateChanged"] = "GroupStateChanged"
+    state: GroupState
+
+
+class GroupDeleted(GroupEvent):
+    """An empty group was deleted."""
+
+    type: Literal["GroupDeleted"] = "GroupDeleted"
 
 
 class LimitsEvent(EventModel):
@@ -107,15 +167,27 @@ class ResourceLimitsReset(LimitsEvent):
 
 
 AnyPipelineEvent = (
-    PipelineRegistered | PipelineUnregistered | PipelineStatusUpdated | ResourceUsageReported
+    PipelineRegistered
+    | PipelineUnregistered
+    | PipelineStatusUpdated
+    | ResourceUsageReported
+    | PipelineMoved
 )
 """The events about one pipeline."""
+
+AnyGroupEvent = GroupCreated | GroupQuotaChanged | GroupStateChanged | GroupDeleted
+"""The events about one pipeline group."""
 
 Event = Annotated[
     PipelineRegistered
     | PipelineUnregistered
     | PipelineStatusUpdated
     | ResourceUsageReported
+    | PipelineMoved
+    | GroupCreated
+    | GroupQuotaChanged
+    | GroupStateChanged
+    | GroupDeleted
     | ResourceLimitsChanged
     | ResourceLimitsReset,
     Field(discriminator="type"),
@@ -126,6 +198,11 @@ EVENT_TYPES: tuple[type[EventModel], ...] = (
     PipelineUnregistered,
     PipelineStatusUpdated,
     ResourceUsageReported,
+    PipelineMoved,
+    GroupCreated,
+    GroupQuotaChanged,
+    GroupStateChanged,
+    GroupDeleted,
     ResourceLimitsChanged,
     ResourceLimitsReset,
 )

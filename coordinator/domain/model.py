@@ -7,7 +7,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, Strict
+from pydantic import BeforeValidator, Field, PlainSerializer, Strict, model_validator
 
 from coordinator.domain.wire import AnyCase, Timestamp, WireModel
 
@@ -46,6 +46,12 @@ class PipelineInfo(WireModel):
     memory_mb: int = Field(alias="memoryMB")
     registered_at: Timestamp
     last_heartbeat: Timestamp
+    group: str = "default"
+    requested_cpu_percent: float | None = None
+    """Asked for at admission; the pipeline's charge is the greater of this and its report."""
+    requested_memory_mb: int | None = Field(default=None, alias="requestedMemoryMB")
+    priority: int = 0
+    preemptible: bool = True
 
 
 class SystemHealth(WireModel):
@@ -127,6 +133,54 @@ def _zero_counts() -> dict[PipelineStatus, int]:
     return dict.fromkeys(PipelineStatus, 0)
 
 
+DEFAULT_GROUP = "default"
+"""The group a pipeline registered without one belongs to; it always exists."""
+
+
+class GroupState(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    """Refuses new pipelines (``GROUP_CLOSED``); its running pipelines stay."""
+
+
+GroupStateField = Annotated[GroupState, Strict(strict=False), AnyCase]
+"""A group state field: lower-case out, any case in (also inside strict commands)."""
+
+
+class GroupQuota(WireModel):
+    """A group's hard caps at admission; a dimension left out has no cap."""
+
+    max_cpu_percent: float | None = None
+    max_memory_mb: int | None = Field(default=None, alias="maxMemoryMB")
+    max_pipelines: int | None = None
+
+
+class Group(WireModel):
+    """A pipeline group as the state keeps it: its definition, and its pipelines' charges summed
+    exactly (a pipeline's charge is, per dimension, the greater of its request and its report)."""
+
+    group_id: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    quota: GroupQuota = Field(default_factory=GroupQuota)
+    state: GroupStateField = GroupState.OPEN
+    revision: int = 0
+    """Counts the changes to the group's definition (0: never changed, the default group)."""
+    created_at: Timestamp | None = None
+    charged_cpu: ExactSum = 0
+    charged_memory_mb: int = Field(default=0, alias="chargedMemoryMB")
+    count_by_status: dict[Annotated[PipelineStatus, AnyCase], int] = Field(
+        default_factory=_zero_counts
+    )
+
+    @property
+    def pipelines(self) -> int:
+        return sum(self.count_by_status.values())
+
+    @property
+    def charged_cpu_percent(self) -> float:
+        return self.charged_cpu / (1 << CPU_SCALE_BITS)
+
+
 class Summary(WireModel):
     """Everything about the registry that is not per pipeline, kept up to date event by event.
 
@@ -147,6 +201,22 @@ class Summary(WireModel):
     """The journal's runtime limits (``SetResourceLimits``); None: the configuration's."""
     limits_revision: int = 0
     """How many times the runtime limits were set or reset."""
+    groups: dict[str, Group] = Field(default_factory=dict)
+    """Every pipeline group by id, the default group included."""
+
+    @model_validator(mode="after")
+    def _with_default_group(self) -> Summary:
+        """A summary recorded before groups existed: all its pipelines are in the default group,
+        charged their reports (there were no requests)."""
+        if DEFAULT_GROUP not in self.groups:
+            default = Group(
+                group_id=DEFAULT_GROUP,
+                charged_cpu=self.cpu_total,
+                charged_memory_mb=self.memory_mb_total,
+                count_by_status=dict(self.count_by_status),
+            )
+            self.__dict__["groups"] = {DEFAULT_GROUP: default, **self.groups}
+        return self
 
     @property
     def total_pipelines(self) -> int:

@@ -32,10 +32,10 @@ _ENVELOPE_BYTES = 1024
 
 
 def _matching(
-    view: StateView, status: PipelineStatus | None, after: str | None
+    view: StateView, status: PipelineStatus | None, after: str | None, group: str | None = None
 ) -> Iterator[PipelineInfo]:
     for info in view.pipelines_from(after):
-        if status is None or info.status == status:
+        if (status is None or info.status == status) and (group is None or info.group == group):
             yield info
 
 
@@ -50,13 +50,15 @@ def list_page(
     limit: int | None = None,
     after: str | None = None,
     max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    *,
+    group: str | None = None,
 ) -> PipelinePage:
     """One page of pipelines after the cursor ``after``, at most ``limit`` (capped) and
     ``max_bytes`` of JSON. ``next`` is the cursor for the following page, or None at the end."""
     wanted = min(limit if limit is not None else DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     items: list[PipelineInfo] = []
     used = _ENVELOPE_BYTES
-    candidates = _matching(view, status, after)
+    candidates = _matching(view, status, after, group)
     for info in candidates:
         size = len(info.to_json()) + 1
         if len(items) >= wanted or (items and used + size > max_bytes):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import Field
 
 from coordinator.domain.model import (
     EffectiveLimits,
+    GroupQuota,
+    GroupState,
     LimitsOverride,
     PipelineInfo,
     PipelineStatus,
@@ -35,11 +38,66 @@ class ErrorCode(StrEnum):
     """The Kafka client could not hand the record over (a corrupt batch, a codec that fails)."""
     REVISION_CONFLICT = "REVISION_CONFLICT"
     """``expectedRevision`` is not the current revision: someone else changed it first."""
+    QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    """An admission would take a group's usage over its quota, or the total over the limits."""
+    GROUP_NOT_FOUND = "GROUP_NOT_FOUND"
+    GROUP_ALREADY_EXISTS = "GROUP_ALREADY_EXISTS"
+    GROUP_CLOSED = "GROUP_CLOSED"
+    """The group is closed: it refuses new pipelines, its running ones stay."""
+    GROUP_NOT_EMPTY = "GROUP_NOT_EMPTY"
+    TOO_MANY_GROUPS = "TOO_MANY_GROUPS"
+
+
+Scope = Literal["group", "global"]
+Dimension = Literal["cpuPercent", "memoryMB", "pipelines"]
+
+
+class Binding(WireModel):
+    """The rule that binds an admission: ``used + requested`` would exceed ``limit``."""
+
+    scope: Scope
+    group_id: str | None
+    dimension: Dimension
+    requested: int | float
+    used: int | float
+    limit: int | float
 
 
 class ErrorInfo(WireModel):
+    """Why a command was refused. A ``QUOTA_EXCEEDED`` refusal also names the rule that binds
+    (the fields of ``Binding``) and the pipelines whose preemption would make it fit; fields that
+    do not apply are left out of the JSON."""
+
     code: ErrorCode
     message: str
+    scope: Scope | None = None
+    group_id: str | None = None
+    dimension: Dimension | None = None
+    requested: int | float | None = None
+    used: int | float | None = None
+    limit: int | float | None = None
+    preemption_candidates: list[str] | None = None
+    fits_after_preemption: bool | None = None
+
+    @property
+    def absent(self) -> set[str]:
+        """The fields that do not apply to this refusal, left out of its JSON."""
+        return {name for name in ADMISSION_FIELDS if getattr(self, name) is None}
+
+    def to_json(self) -> bytes:
+        return encode_json(self, exclude=self.absent)
+
+
+ADMISSION_FIELDS: tuple[str, ...] = (
+    "scope",
+    "group_id",
+    "dimension",
+    "requested",
+    "used",
+    "limit",
+    "preemption_candidates",
+    "fits_after_preemption",
+)
 
 
 class StateSummary(WireModel):
@@ -96,7 +154,58 @@ class RuntimeLimits(WireModel):
     revision: int
 
 
-ReplyValue = StateSummary | SystemStatus | PipelinePage | PipelineInfo | RuntimeLimits | bool | None
+class GroupUsage(WireModel):
+    """What a group's pipelines are charged, summed (or what its quota allows)."""
+
+    cpu_percent: float
+    memory_mb: int = Field(alias="memoryMB")
+    pipelines: int
+
+
+class GroupInfo(WireModel):
+    """One pipeline group: its definition, quota, usage and counts."""
+
+    group_id: str
+    labels: dict[str, str]
+    state: GroupState
+    quota: GroupQuota
+    revision: int
+    created_at: Timestamp | None
+    usage: GroupUsage
+    count_by_status: dict[PipelineStatus, int]
+    over_committed: bool
+    """Usage above a quota (through reports, or a quota lowered below it)."""
+
+
+class GroupPage(WireModel):
+    """One page of ``ListGroups``; pass ``next`` as ``after`` to get the following page."""
+
+    items: list[GroupInfo]
+    next: str | None
+
+
+class Availability(WireModel):
+    """``CheckResourceAvailability`` with ``detail``: whether it fits, and if not, the rule that
+    binds and the pipelines whose preemption would make room."""
+
+    available: bool
+    binding: Binding | None
+    preemption_candidates: list[str]
+    fits_after_preemption: bool
+
+
+ReplyValue = (
+    StateSummary
+    | SystemStatus
+    | PipelinePage
+    | PipelineInfo
+    | RuntimeLimits
+    | GroupInfo
+    | GroupPage
+    | Availability
+    | bool
+    | None
+)
 
 
 class Reply(WireModel):
@@ -114,7 +223,10 @@ class Reply(WireModel):
     error: ErrorInfo | None = None
 
     def to_json(self) -> bytes:
-        return encode_json(self, exclude={"error"} if self.ok else {"value"})
+        if self.ok or self.error is None:
+            return encode_json(self, exclude={"error"})
+        exclude: Any = {"value": True, "error": self.error.absent}
+        return encode_json(self, exclude=exclude)
 
 
 def ok_reply(

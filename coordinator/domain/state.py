@@ -18,16 +18,25 @@ from pydantic import Field
 
 from coordinator.domain.commands import CAUSED_BY, SUMMARY_EVENTS
 from coordinator.domain.events import (
+    AnyGroupEvent,
     AnyPipelineEvent,
     Event,
+    GroupCreated,
+    GroupDeleted,
+    GroupEvent,
+    GroupQuotaChanged,
+    GroupStateChanged,
     LimitsEvent,
+    PipelineMoved,
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
     ResourceLimitsChanged,
     ResourceUsageReported,
 )
+from coordinator.domain.groups import charge_of, group_info
 from coordinator.domain.model import (
+    Group,
     PipelineInfo,
     PipelineStatus,
     ResourceLimits,
@@ -113,6 +122,11 @@ def _next_pipeline(current: PipelineInfo | None, event: AnyPipelineEvent) -> Pip
                 memory_mb=0,
                 registered_at=event.timestamp,
                 last_heartbeat=event.timestamp,
+                group=event.group,
+                requested_cpu_percent=event.requested_cpu_percent,
+                requested_memory_mb=event.requested_memory_mb,
+                priority=event.priority,
+                preemptible=event.preemptible,
             )
         case PipelineUnregistered():
             return None
@@ -139,8 +153,59 @@ def _next_pipeline(current: PipelineInfo | None, event: AnyPipelineEvent) -> Pip
                     "last_heartbeat": event.timestamp,
                 },
             )
+        case PipelineMoved():
+            if current is None:
+                return None
+            return replaced(current, {"group": event.to_group})
         case _:
             assert_never(event)
+
+
+def _group_moved(
+    group: Group,
+    before: PipelineInfo | None,
+    after: PipelineInfo | None,
+) -> Group:
+    """``group`` with ``before`` taken out of it and ``after`` put in (either may be None)."""
+    old_cpu, old_memory = charge_of(before)
+    new_cpu, new_memory = charge_of(after)
+    return replaced(
+        group,
+        {
+            "charged_cpu": group.charged_cpu - old_cpu + new_cpu,
+            "charged_memory_mb": group.charged_memory_mb - old_memory + new_memory,
+            "count_by_status": _counts_moved(
+                group.count_by_status,
+                before.status if before else None,
+                after.status if after else None,
+            ),
+        },
+    )
+
+
+def _groups_moved(
+    groups: Mapping[str, Group], current: PipelineInfo | None, after: PipelineInfo | None
+) -> dict[str, Group]:
+    """The groups after a pipeline changed from ``current`` to ``after``: its charge and its
+    status count move within its group, or from one group to the other."""
+    moved = dict(groups)
+    old = current.group if current is not None else None
+    new = after.group if after is not None else None
+    if old is not None and old == new:
+        moved[old] = _group_moved(_known(moved, old), current, after)
+        return moved
+    if old is not None:
+        moved[old] = _group_moved(_known(moved, old), current, None)
+    if new is not None:
+        moved[new] = _group_moved(_known(moved, new), None, after)
+    return moved
+
+
+def _known(groups: Mapping[str, Group], group_id: str) -> Group:
+    """A group of the state; one that a journal names without having created it (not written
+    by this coordinator) is made on the spot, so that folding never fails."""
+    group = groups.get(group_id)
+    return group if group is not None else Group(group_id=group_id)
 
 
 def change_for(
@@ -153,7 +218,49 @@ def change_for(
     """
     if isinstance(event, LimitsEvent):
         return _with_applied(view, event, _limits_change(view.summary, event), applied_capacity)
+    if isinstance(event, GroupEvent):
+        return _with_applied(view, event, _group_change(view.summary, event), applied_capacity)
     return _with_applied(view, event, _pipeline_change(view, event), applied_capacity)
+
+
+def _next_group(current: Group | None, event: AnyGroupEvent) -> Group | None:
+    match event:
+        case GroupCreated():
+            return Group(
+                group_id=event.group_id,
+                labels=event.labels,
+                revision=event.revision,
+                created_at=event.timestamp,
+            )
+        case GroupQuotaChanged():
+            base = current if current is not None else Group(group_id=event.group_id)
+            return replaced(base, {"quota": event.quota, "revision": event.revision})
+        case GroupStateChanged():
+            base = current if current is not None else Group(group_id=event.group_id)
+            return replaced(base, {"state": event.state, "revision": event.revision})
+        case GroupDeleted():
+            return None
+        case _:
+            assert_never(event)
+
+
+def _group_change(before: Summary, event: AnyGroupEvent) -> Change:
+    groups = dict(before.groups)
+    after = _next_group(groups.get(event.group_id), event)
+    if after is None:
+        groups.pop(event.group_id, None)
+    else:
+        groups[event.group_id] = after
+    summary = replaced(
+        before,
+        {
+            "seq": event.seq,
+            "groups": groups,
+            "last_updated": latest(event.timestamp, before.last_updated),
+        },
+    )
+    reply = group_info(after) if after is not None else None
+    return Change(None, None, summary, reply=reply)
 
 
 def _limits_change(before: Summary, event: LimitsEvent) -> Change:
@@ -190,11 +297,14 @@ def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
             "cpu_total": before.cpu_total - old_cpu + new_cpu,
             "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
             "last_updated": latest(event.timestamp, before.last_updated),
+            "groups": _groups_moved(before.groups, current, after),
         },
     )
     reply: ReplyValue = None
     if event.type in SUMMARY_EVENTS:
         reply = summary_reply(summary, event.pipeline_id, after if after else current)
+    elif isinstance(event, PipelineMoved):
+        reply = after
     return Change(event.pipeline_id, after, summary, reply=reply, previous=current)
 
 

@@ -15,15 +15,28 @@ from coordinator.domain.codec import KNOWN_COMMAND_TYPES
 from coordinator.domain.commands import (
     CheckResourceAvailability,
     CommandModel,
+    CreateGroup,
+    DeleteGroup,
+    MovePipeline,
     RegisterPipeline,
     ReportResourceUsage,
     ResetResourceLimits,
+    SetGroupQuota,
+    SetGroupState,
     SetResourceLimits,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
 from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused
-from coordinator.domain.events import ResourceLimitsChanged, ResourceLimitsReset
+from coordinator.domain.events import (
+    GroupCreated,
+    GroupDeleted,
+    GroupQuotaChanged,
+    GroupStateChanged,
+    PipelineMoved,
+    ResourceLimitsChanged,
+    ResourceLimitsReset,
+)
 from coordinator.domain.model import Summary
 from coordinator.domain.replies import ErrorCode
 from coordinator.logs import quote
@@ -197,6 +210,8 @@ def _log_accepted(outcome: Outcome, counts: BatchCounts) -> None:
                 _number(command.cpu_percent),
                 command.memory_mb,
             )
+        case CreateGroup() | SetGroupQuota() | SetGroupState() | DeleteGroup() | MovePipeline():
+            _log_groups(outcome)
         case SetResourceLimits() | ResetResourceLimits():
             _log_limits(outcome)
         case _:
@@ -220,6 +235,52 @@ def _log_limits(outcome: Outcome) -> None:
                     event.revision,
                     quote(event.reason or "-"),
                 )
+
+
+def _optional(value: object) -> str:
+    return "-" if value is None else quote(str(value))
+
+
+def _log_groups(outcome: Outcome) -> None:
+    for event in outcome.events:
+        match event:
+            case GroupCreated(labels=labels):
+                shown = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+                log.info(
+                    "msg=Group created groupId=%s labels=%s",
+                    quote(event.group_id),
+                    quote(shown) if shown else "-",
+                )
+            case GroupQuotaChanged(quota=quota):
+                log.info(
+                    "msg=Group quota set groupId=%s maxCpuPercent=%s maxMemoryMB=%s "
+                    "maxPipelines=%s revision=%d reason=%s",
+                    quote(event.group_id),
+                    "-" if quota.max_cpu_percent is None else _number(quota.max_cpu_percent),
+                    _optional(quota.max_memory_mb),
+                    _optional(quota.max_pipelines),
+                    event.revision,
+                    _optional(event.reason),
+                )
+            case GroupStateChanged(state=state):
+                verb = "closed" if state == "closed" else "opened"
+                log.info(
+                    "msg=Group %s groupId=%s revision=%d",
+                    verb,
+                    quote(event.group_id),
+                    event.revision,
+                )
+            case GroupDeleted():
+                log.info("msg=Group deleted groupId=%s", quote(event.group_id))
+            case PipelineMoved():
+                log.info(
+                    "msg=Pipeline moved pipelineId=%s from=%s to=%s",
+                    quote(event.pipeline_id),
+                    quote(event.from_group),
+                    quote(event.to_group),
+                )
+            case _:
+                pass
 
 
 def _log_by_declaration(command: CommandModel | None) -> None:

@@ -153,7 +153,17 @@ def _entry(line: Mapping[str, Any], topics: Topics) -> Entry:
     return entry
 
 
-ANSWERED_CODES = {"PIPELINE_NOT_FOUND", "PIPELINE_ALREADY_REGISTERED", "REVISION_CONFLICT"}
+ANSWERED_CODES = {
+    "PIPELINE_NOT_FOUND",
+    "PIPELINE_ALREADY_REGISTERED",
+    "REVISION_CONFLICT",
+    "QUOTA_EXCEEDED",
+    "GROUP_NOT_FOUND",
+    "GROUP_ALREADY_EXISTS",
+    "GROUP_CLOSED",
+    "GROUP_NOT_EMPTY",
+    "TOO_MANY_GROUPS",
+}
 """Refusals that are answered but not dead-lettered (the input was well-formed)."""
 
 
@@ -178,11 +188,7 @@ def _check_entry(entry: Entry) -> None:
     if entry.reply == "ok":
         assert entry.expect in {"accepted", "answered", "duplicate"}, name
     if entry.expect == "refused":
-        assert entry.code in {
-            "PIPELINE_NOT_FOUND",
-            "PIPELINE_ALREADY_REGISTERED",
-            "REVISION_CONFLICT",
-        }, name
+        assert entry.code in ANSWERED_CODES, name
     assert bool(entry.events) is (entry.expect == "accepted"), name
     assert (entry.pipeline is not None) is bool(entry.events), name
     assert (entry.duplicate_of is not None) is (entry.expect == "duplicate" and entry.reply == "ok")

@@ -103,7 +103,7 @@ def test_every_hostile_command_has_its_documented_outcome(deployment: Deployment
 
     events = read_topic(settings, settings.topics.events)
     last = decode_event(events[-1].value or b"")
-    assert (last.type, last.pipeline_id) == ("PipelineRegistered", "after-everything")
+    assert (last.type, last.key) == ("PipelineRegistered", "after-everything")
     assert summary.seq == last.seq == len(events)
     observed = Observed(
         dead_letters=[
@@ -112,7 +112,7 @@ def test_every_hostile_command_has_its_documented_outcome(deployment: Deployment
         ],
         replies=[(m.key, m.value or b"") for m in read_topic(settings, topics.reply)],
         events=[
-            (event.type, event.pipeline_id, int(m.headers[COMMAND_OFFSET_HEADER]))
+            (event.type, event.key, int(m.headers[COMMAND_OFFSET_HEADER]))
             for m in events[:-1]
             for event in [decode_event(m.value or b"")]
         ],

@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given as for_all
@@ -20,7 +21,7 @@ from coordinator.domain.commands import ReportResourceUsage
 from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused, decide
 from coordinator.domain.events import PipelineStatusUpdated, ResourceUsageReported
 from coordinator.domain.model import PipelineInfo, PipelineStatus
-from coordinator.domain.replies import Reply, error_reply, ok_reply
+from coordinator.domain.replies import ErrorInfo, Reply, error_reply, ok_reply
 from coordinator.domain.state import CoordinatorState, change_for, evolve
 from coordinator.domain.wire import WireModel
 from coordinator.store.table import TableMeta
@@ -35,8 +36,13 @@ COORDINATOR = Path(__file__).resolve().parents[3] / "coordinator"
 def reference(model: WireModel) -> bytes:
     """What ``to_json`` was: pydantic's ``model_dump_json``, encoded."""
     if isinstance(model, Reply):
-        drop = {"error"} if model.ok else {"value"}
+        if model.ok or model.error is None:
+            return model.model_dump_json(by_alias=True, exclude={"error"}).encode()
+        # The fields of a refusal that do not apply to it are left out (ErrorInfo.absent).
+        drop: Any = {"value": True, "error": model.error.absent}
         return model.model_dump_json(by_alias=True, exclude=drop).encode()
+    if isinstance(model, ErrorInfo):
+        return model.model_dump_json(by_alias=True, exclude=model.absent).encode()
     return model.model_dump_json(by_alias=True).encode()
 
 

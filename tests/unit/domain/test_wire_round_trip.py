@@ -222,6 +222,11 @@ def test_pipeline_info_on_the_wire() -> None:
         "memoryMB": 7,
         "registeredAt": "2026-11-27T03:52:48.480Z",
         "lastHeartbeat": "2026-11-27T03:52:49.480Z",
+        "group": "default",
+        "requestedCpuPercent": None,
+        "requestedMemoryMB": None,
+        "priority": 0,
+        "preemptible": True,
     }
 
 

@@ -30,6 +30,9 @@ class Kind(Enum):
     INTEGER = "integer"
     NUMBER = "number"
     STATUS = "status"
+    GROUP_STATE = "group-state"
+    BOOLEAN = "boolean"
+    LABELS = "labels"
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,15 @@ ENVELOPE = (
 )
 
 FIELDS: dict[str, tuple[Field, ...]] = {
-    "RegisterPipeline": (Field("pipelineId", Kind.TEXT), Field("name", Kind.TEXT)),
+    "RegisterPipeline": (
+        Field("pipelineId", Kind.TEXT),
+        Field("name", Kind.TEXT),
+        Field("group", Kind.TEXT, required=False),
+        Field("requestedCpuPercent", Kind.NUMBER, required=False),
+        Field("requestedMemoryMB", Kind.INTEGER, required=False),
+        Field("priority", Kind.INTEGER, required=False),
+        Field("preemptible", Kind.BOOLEAN, required=False),
+    ),
     "UnregisterPipeline": (Field("pipelineId", Kind.TEXT),),
     "UpdatePipelineStatus": (
         Field("pipelineId", Kind.TEXT),
@@ -62,11 +73,15 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "CheckResourceAvailability": (
         Field("estimatedCpuPercent", Kind.NUMBER),
         Field("estimatedMemoryMB", Kind.INTEGER),
+        Field("group", Kind.TEXT, required=False),
+        Field("detail", Kind.BOOLEAN, required=False),
+        Field("priority", Kind.INTEGER, required=False),
     ),
     "GetSystemStatus": (),
     "GetPipelineInfo": (Field("pipelineId", Kind.TEXT),),
     "ListPipelines": (
         Field("status", Kind.STATUS, required=False),
+        Field("group", Kind.TEXT, required=False),
         Field("limit", Kind.INTEGER, required=False),
         Field("after", Kind.TEXT, required=False),
     ),
@@ -79,6 +94,27 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "ResetResourceLimits": (
         Field("expectedRevision", Kind.INTEGER, required=False),
         Field("reason", Kind.TEXT, required=False),
+    ),
+    "CreateGroup": (Field("groupId", Kind.TEXT), Field("labels", Kind.LABELS, required=False)),
+    "SetGroupQuota": (
+        Field("groupId", Kind.TEXT),
+        Field("maxCpuPercent", Kind.NUMBER, required=False),
+        Field("maxMemoryMB", Kind.INTEGER, required=False),
+        Field("maxPipelines", Kind.INTEGER, required=False),
+        Field("expectedRevision", Kind.INTEGER, required=False),
+        Field("reason", Kind.TEXT, required=False),
+    ),
+    "SetGroupState": (
+        Field("groupId", Kind.TEXT),
+        Field("state", Kind.GROUP_STATE),
+        Field("expectedRevision", Kind.INTEGER, required=False),
+    ),
+    "DeleteGroup": (Field("groupId", Kind.TEXT),),
+    "MovePipeline": (Field("pipelineId", Kind.TEXT), Field("groupId", Kind.TEXT)),
+    "GetGroup": (Field("groupId", Kind.TEXT),),
+    "ListGroups": (
+        Field("limit", Kind.INTEGER, required=False),
+        Field("after", Kind.TEXT, required=False),
     ),
 }
 assert set(FIELDS) == set(KNOWN_COMMAND_TYPES), "a command type is missing from FIELDS"
@@ -141,6 +177,9 @@ VALUES: dict[Kind, st.SearchStrategy[Any]] = {
     Kind.INTEGER: integers,
     Kind.NUMBER: numbers,
     Kind.STATUS: statuses,
+    Kind.GROUP_STATE: st.sampled_from(["open", "closed", "OPEN", "Closed"]),
+    Kind.BOOLEAN: st.booleans(),
+    Kind.LABELS: st.dictionaries(texts, texts, max_size=4),
 }
 
 json_scalars = st.one_of(
@@ -176,6 +215,17 @@ wrong_values: dict[Kind, st.SearchStrategy[Any]] = {
         st.integers(),
         st.sampled_from(["runnin", "running ", " paused", FULLWIDTH_RUNNING, "", "healthy"]),
     ),
+    Kind.GROUP_STATE: st.one_of(
+        st.booleans(), st.integers(), st.sampled_from(["opened", " open", "", "running"])
+    ),
+    # Strict: 1 and "true" are not booleans.
+    Kind.BOOLEAN: st.one_of(st.integers(), texts, st.floats()),
+    Kind.LABELS: st.one_of(
+        st.booleans(),
+        texts,
+        st.lists(texts, max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
+    ),
 }
 
 
@@ -201,6 +251,8 @@ def command_documents(draw: st.DrawFn, type_name: str | None = None) -> dict[str
 POOL_IDS = ["a", "b", "c", "\u00e9", "e\u0301", "\U0001f680", "\u200b", "p" * 256]
 """Pipeline ids the sane commands share, so that they meet each other."""
 POOL_COMMAND_IDS = [f"k{n}" for n in range(8)]
+POOL_GROUPS = ["default", "team-a", "team-b", "\u00e9quipe"]
+"""Group ids the sane commands share (the default group among them)."""
 
 
 @st.composite
@@ -236,6 +288,20 @@ _SANE_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "maxMemoryMB": st.integers(min_value=0, max_value=MAX_LONG),
     "expectedRevision": st.integers(min_value=0, max_value=5),
     "reason": st.sampled_from(["night shift", "été", "incident 42"]),
+    "group": st.sampled_from(POOL_GROUPS),
+    "groupId": st.sampled_from(POOL_GROUPS),
+    "requestedCpuPercent": st.floats(min_value=0.0, max_value=100.0),
+    "requestedMemoryMB": st.integers(min_value=0, max_value=10**6),
+    "priority": st.integers(min_value=-5, max_value=5),
+    "preemptible": st.booleans(),
+    "detail": st.booleans(),
+    "labels": st.dictionaries(
+        st.sampled_from(["team", "tier", "example.com/env"]),
+        st.sampled_from(["payments", "batch", "prod", ""]),
+        max_size=3,
+    ),
+    "maxPipelines": st.integers(min_value=0, max_value=10),
+    "state": st.sampled_from(["open", "closed", "CLOSED"]),
 }
 
 
@@ -254,6 +320,10 @@ class Mutation:
     """The ``DecodeError`` code the change must cause; None when it must still decode."""
 
 
+_ENUMS = (Kind.STATUS, Kind.GROUP_STATE)
+"""Kinds whose values read in any case."""
+
+
 @st.composite
 def mutations(draw: st.DrawFn) -> Mutation:
     original = draw(command_documents())
@@ -264,7 +334,7 @@ def mutations(draw: st.DrawFn) -> Mutation:
     choices = ["add", "retype", "type-case", "unknown-type", "drop-type"]
     if required:
         choices += ["drop", "swap"]
-    if any(spec.kind is Kind.STATUS for spec in present):
+    if any(spec.kind in _ENUMS for spec in present):
         choices.append("status-case")
     choice = draw(st.sampled_from(choices))
     document = dict(original)
@@ -297,7 +367,7 @@ def mutations(draw: st.DrawFn) -> Mutation:
         return Mutation(document, "type in another case", None)
     # status-case: an enum value in another case reads as the same value.
     for spec in present:
-        if spec.kind is Kind.STATUS and isinstance(document[spec.name], str):
+        if spec.kind in _ENUMS and isinstance(document[spec.name], str):
             document[spec.name] = draw(st.sampled_from([str.upper, str.title, str.swapcase]))(
                 document[spec.name]
             )

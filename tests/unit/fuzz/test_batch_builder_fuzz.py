@@ -49,6 +49,11 @@ REPLYING_TYPES = {
     "UnregisterPipeline",
     "SetResourceLimits",
     "ResetResourceLimits",
+    "CreateGroup",
+    "SetGroupQuota",
+    "SetGroupState",
+    "DeleteGroup",
+    "MovePipeline",
 }
 DEAD_LETTER_HEADERS = {
     "error-code",

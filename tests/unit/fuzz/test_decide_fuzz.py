@@ -35,6 +35,12 @@ ANSWERED_ONLY = {
     ErrorCode.PIPELINE_NOT_FOUND,
     ErrorCode.PIPELINE_ALREADY_REGISTERED,
     ErrorCode.REVISION_CONFLICT,
+    ErrorCode.QUOTA_EXCEEDED,
+    ErrorCode.GROUP_NOT_FOUND,
+    ErrorCode.GROUP_ALREADY_EXISTS,
+    ErrorCode.GROUP_CLOSED,
+    ErrorCode.GROUP_NOT_EMPTY,
+    ErrorCode.TOO_MANY_GROUPS,
 }
 """``decide`` refuses only with these codes; decoding, size and reply topics give the others."""
 

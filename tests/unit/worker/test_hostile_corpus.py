@@ -60,7 +60,7 @@ def observe(records: list[OutRecord], observed: Observed) -> None:
             assert record.value is not None
             event = decode_event(record.value)
             offset = int(headers[COMMAND_OFFSET_HEADER])
-            observed.events.append((event.type, event.pipeline_id, offset))
+            observed.events.append((event.type, event.key, offset))
         else:
             assert record.topic == TOPICS.reply, record.topic
             assert record.value is not None

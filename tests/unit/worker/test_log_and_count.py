@@ -21,7 +21,14 @@ from coordinator.domain.commands import (
     type_name,
 )
 from coordinator.domain.decider import Accepted, decide
-from coordinator.domain.model import PipelineStatus, Summary
+from coordinator.domain.group_commands import (
+    CreateGroup,
+    DeleteGroup,
+    MovePipeline,
+    SetGroupQuota,
+    SetGroupState,
+)
+from coordinator.domain.model import GroupState, PipelineStatus, Summary
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import log_and_count_batch
 from coordinator.worker.processing import Outcome
@@ -36,8 +43,14 @@ EXAMPLES: dict[type[CommandModel], CommandModel] = {
     ReportResourceUsage: ReportResourceUsage(pipeline_id="p1", cpu_percent=5.0, memory_mb=64),
     SetResourceLimits: SetResourceLimits(max_cpu_percent=50.0, reason="night shift"),
     ResetResourceLimits: ResetResourceLimits(),
+    CreateGroup: CreateGroup(group_id="team-a", labels={"team": "payments"}),
+    SetGroupQuota: SetGroupQuota(group_id="empty", max_pipelines=3),
+    SetGroupState: SetGroupState(group_id="empty", state=GroupState.CLOSED),
+    DeleteGroup: DeleteGroup(group_id="empty"),
+    MovePipeline: MovePipeline(pipeline_id="p1", group_id="empty"),
 }
-"""One command of each state-changing type that a registry holding p1 accepts."""
+"""One command of each state-changing type that a registry holding p1 and the empty group
+``empty`` accepts."""
 
 LOGGED = {
     "RegisterPipeline": "msg=Register pipeline pipelineId=p2 name=Second",
@@ -48,6 +61,14 @@ LOGGED = {
         "msg=Resource limits set maxCpuPercent=50 maxMemoryMB=- revision=1 reason=night shift"
     ),
     "ResetResourceLimits": "msg=Resource limits reset to the configuration revision=1 reason=-",
+    "CreateGroup": "msg=Group created groupId=team-a labels=team=payments",
+    "SetGroupQuota": (
+        "msg=Group quota set groupId=empty maxCpuPercent=- maxMemoryMB=- maxPipelines=3 "
+        "revision=2 reason=-"
+    ),
+    "SetGroupState": "msg=Group closed groupId=empty revision=2",
+    "DeleteGroup": "msg=Group deleted groupId=empty",
+    "MovePipeline": "msg=Pipeline moved pipelineId=p1 from=default to=empty",
 }
 
 COUNTERS = {  # the design document's counters; any other type is in coordinator_commands_total
@@ -68,7 +89,7 @@ def test_an_accepted_command_is_logged_and_counted(
     kind: type[CommandModel], caplog: pytest.LogCaptureFixture
 ) -> None:
     command = EXAMPLES[kind]
-    state = given(RegisterPipeline(pipeline_id="p1", name="First"))
+    state = given(RegisterPipeline(pipeline_id="p1", name="First"), CreateGroup(group_id="empty"))
     decision = decide(command, state, context())  # type: ignore[arg-type]  # a Command member
     assert isinstance(decision, Accepted)
     metrics = Metrics()
