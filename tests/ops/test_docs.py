@@ -349,6 +349,24 @@ SAMPLES: dict[ErrorCode, list[bytes | Unreadable]] = {
     ErrorCode.REPLY_TOPIC_REJECTED: [command(type="GetSystemStatus", replyTo=REFUSING_TOPIC)],
     ErrorCode.UNREADABLE_RECORD: [Unreadable(0, "_BAD_COMPRESSION", "Local: Bad compression")],
     ErrorCode.REVISION_CONFLICT: [command(type="ResetResourceLimits", expectedRevision=3)],
+    ErrorCode.QUOTA_EXCEEDED: [
+        command(type="SetGroupQuota", groupId="default", maxPipelines=0),
+        command(type="RegisterPipeline", pipelineId="p", name="n"),
+    ],
+    ErrorCode.GROUP_NOT_FOUND: [
+        command(type="RegisterPipeline", pipelineId="p", name="n", group="g")
+    ],
+    ErrorCode.GROUP_ALREADY_EXISTS: [command(type="CreateGroup", groupId="default")],
+    ErrorCode.GROUP_CLOSED: [
+        command(type="SetGroupState", groupId="default", state="closed"),
+        command(type="RegisterPipeline", pipelineId="p", name="n"),
+    ],
+    ErrorCode.GROUP_NOT_EMPTY: [
+        command(type="CreateGroup", groupId="g"),
+        command(type="RegisterPipeline", pipelineId="p", name="n", group="g"),
+        command(type="DeleteGroup", groupId="g"),
+    ],
+    ErrorCode.TOO_MANY_GROUPS: [command(type="CreateGroup", groupId=f"g{n}") for n in range(1000)],
 }
 """One way to meet each error code (a code added without a way to meet it fails the test)."""
 SETTINGS = Settings(max_command_bytes=256, topic_prefix=DEFAULT_PREFIX)
