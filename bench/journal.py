@@ -167,7 +167,8 @@ def _registered(seq: int, command_id: str | None, pid: str, ts: str) -> bytes:
     cid = "null" if command_id is None else f'"{command_id}"'
     return (
         f'{{"type":"PipelineRegistered","seq":{seq},"commandId":{cid},"pipelineId":"{pid}",'
-        f'"timestamp":"{ts}","name":"Pipeline {pid}"}}'
+        f'"timestamp":"{ts}","name":"Pipeline {pid}","group":"default",'
+        '"requestedCpuPercent":null,"requestedMemoryMB":null,"priority":0,"preemptible":true}'
     ).encode()
 
 

@@ -118,10 +118,15 @@ class AsyncCoordinatorClient(calls.CommandCalls, AwaitingCore):
     # -- the commands: ``calls.CommandCalls``, and the listing of all pipelines ----------------
 
     async def list_pipelines(
-        self, status: PipelineStatus | str | None = None, page_size: int | None = None
+        self,
+        status: PipelineStatus | str | None = None,
+        page_size: int | None = None,
+        *,
+        group: str | None = None,
     ) -> AsyncIterator[PipelineInfo]:
-        """Every pipeline (optionally of one status) in ``pipelineId`` order, page by page."""
-        paging = calls.Paging(status, page_size)
+        """Every pipeline (optionally of one status, of one group) in ``pipelineId`` order, page
+        by page."""
+        paging = calls.Paging(status, page_size, group)
         while (call := paging.next_call()) is not None:
             for info in paging.take(await self.request_value(call)):
                 yield info

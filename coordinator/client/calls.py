@@ -12,6 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
 
+from coordinator.client import group_calls
 from coordinator.client.errors import ClientError
 from coordinator.client.requests import Call, Delivery
 from coordinator.domain.commands import (
@@ -74,9 +75,30 @@ def status_of(status: PipelineStatus | str) -> PipelineStatus:
 # -- the calls --------------------------------------------------------------------------------
 
 
-def register(pipeline_id: str, name: str, command_id: str | None = None) -> Call[StateSummary]:
-    """Register a pipeline; the reply is the state summary after it."""
-    command = RegisterPipeline(pipeline_id=pipeline_id, name=name, command_id=command_id)
+def register(
+    pipeline_id: str,
+    name: str,
+    command_id: str | None = None,
+    *,
+    group: str | None = None,
+    requested_cpu_percent: float | None = None,
+    requested_memory_mb: int | None = None,
+    priority: int | None = None,
+    preemptible: bool | None = None,
+) -> Call[StateSummary]:
+    """Register a pipeline (into ``group``, with what it requests); the reply is the state
+    summary after it. One that does not fit raises ``CommandRefusedError`` with
+    ``QUOTA_EXCEEDED``, whose ``error`` names the rule that binds."""
+    command = RegisterPipeline(
+        pipeline_id=pipeline_id,
+        name=name,
+        command_id=command_id,
+        group=group,
+        requested_cpu_percent=requested_cpu_percent,
+        requested_memory_mb=requested_memory_mb,
+        priority=priority,
+        preemptible=preemptible,
+    )
     return Call(command, _instance_of(StateSummary))
 
 
@@ -108,10 +130,13 @@ def list_page(
     status: PipelineStatus | str | None = None,
     limit: int | None = None,
     after: str | None = None,
+    *,
+    group: str | None = None,
 ) -> Call[PipelinePage]:
-    """One page of pipelines in id order; pass the page's ``next`` as ``after`` for the next."""
+    """One page of pipelines in id order (in ``group`` only, when given); pass the page's
+    ``next`` as ``after`` for the next."""
     wanted = status_of(status) if status is not None else None
-    command = ListPipelines(status=wanted, limit=limit, after=after)
+    command = ListPipelines(status=wanted, limit=limit, after=after, group=group)
     return Call(command, _instance_of(PipelinePage))
 
 
@@ -217,6 +242,14 @@ class CommandCalls:
     list_page = CallOf(list_page)
     set_limits = CallOf(set_limits)
     reset_limits = CallOf(reset_limits)
+    availability = CallOf(group_calls.availability)
+    create_group = CallOf(group_calls.create_group)
+    set_quota = CallOf(group_calls.set_quota)
+    set_group_state = CallOf(group_calls.set_group_state)
+    delete_group = CallOf(group_calls.delete_group)
+    move_pipeline = CallOf(group_calls.move_pipeline)
+    group = CallOf(group_calls.group)
+    list_groups = CallOf(group_calls.list_groups)
 
 
 def barrier() -> Call[PipelinePage]:
@@ -231,14 +264,22 @@ def barrier() -> Call[PipelinePage]:
 class Paging:
     """Where a listing of every pipeline is: the call for the next page, until there is none."""
 
-    def __init__(self, status: PipelineStatus | str | None, page_size: int | None) -> None:
+    def __init__(
+        self,
+        status: PipelineStatus | str | None,
+        page_size: int | None,
+        group: str | None = None,
+    ) -> None:
         self.status = status
         self.page_size = page_size
+        self.group = group
         self.after: str | None = None
         self.done = False
 
     def next_call(self) -> Call[PipelinePage] | None:
-        return None if self.done else list_page(self.status, self.page_size, self.after)
+        if self.done:
+            return None
+        return list_page(self.status, self.page_size, self.after, group=self.group)
 
     def take(self, page: PipelinePage) -> list[PipelineInfo]:
         """The page's pipelines; the next call asks for those after them."""

@@ -53,9 +53,14 @@ class Request:
 
 
 def document_of(command: CommandModel | Mapping[str, Any]) -> dict[str, Any]:
-    """The command as the JSON object it is on the wire (camelCase, no null fields)."""
+    """The command as the JSON object it is on the wire (camelCase, no null fields but those
+    that mean something: ``explicit_nulls``)."""
     if isinstance(command, CommandModel):
-        return command.model_dump(by_alias=True, mode="json", exclude_none=True)
+        document = command.model_dump(by_alias=True, mode="json", exclude_none=True)
+        for name in command.explicit_nulls & command.model_fields_set:
+            if getattr(command, name) is None:
+                document[type(command).model_fields[name].alias or name] = None
+        return document
     return dict(command)
 
 

@@ -99,10 +99,15 @@ class CoordinatorClient(calls.CommandCalls, BlockingCore):
     # -- the commands: ``calls.CommandCalls``, and the listing of all pipelines ----------------
 
     def list_pipelines(
-        self, status: PipelineStatus | str | None = None, page_size: int | None = None
+        self,
+        status: PipelineStatus | str | None = None,
+        page_size: int | None = None,
+        *,
+        group: str | None = None,
     ) -> Iterator[PipelineInfo]:
-        """Every pipeline (optionally of one status) in ``pipelineId`` order, page by page."""
-        paging = calls.Paging(status, page_size)
+        """Every pipeline (optionally of one status, of one group) in ``pipelineId`` order, page
+        by page."""
+        paging = calls.Paging(status, page_size, group)
         while (call := paging.next_call()) is not None:
             yield from paging.take(self.request_value(call))
 

@@ -66,6 +66,10 @@ class CommandModel(WireModel):
     # INVALID_ARGUMENT), not as null (which would be refused as the wrong type).
     model_config = ConfigDict(strict=True, ser_json_inf_nan="constants")
 
+    explicit_nulls: ClassVar[frozenset[str]] = frozenset()
+    """Fields where ``null`` means something (remove a cap) that leaving the field out does not
+    (keep it): written as null when set to None, where other None fields are left out."""
+
     declared: ClassVar[Declaration]
     """Set by every command type (``tests/unit/domain/test_declarations.py`` checks it)."""
 

@@ -44,6 +44,8 @@ class SetGroupQuota(CommandModel):
         ),
     )
 
+    explicit_nulls = frozenset({"max_cpu_percent", "max_memory_mb", "max_pipelines"})
+
     type: Literal["SetGroupQuota"] = "SetGroupQuota"
     group_id: str
     max_cpu_percent: float | None = None

@@ -16,7 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from coordinator.domain.model import HealthStatus, PipelineInfo, PipelineStatus
-from coordinator.domain.replies import RuntimeLimits, StateSummary, SystemStatus
+from coordinator.domain.replies import (
+    Availability,
+    GroupInfo,
+    RuntimeLimits,
+    StateSummary,
+    SystemStatus,
+)
 from coordinator.domain.wire import WireModel, format_timestamp
 
 STATUS_STYLES: dict[PipelineStatus, str] = {
@@ -114,7 +120,63 @@ def resource_check(cpu_percent: float, memory_mb: int, available: bool) -> str:
     return f"Not available: {estimate} would exceed the limits (see `coordinator status`)."
 
 
+def availability(cpu_percent: float, memory_mb: int, answer: Availability) -> str:
+    """What ``coordinator check --group`` prints: whether it fits, else the rule that binds."""
+    estimate = f"{percent(cpu_percent)} CPU and {megabytes(memory_mb)}"
+    binding = answer.binding
+    if answer.available or binding is None:
+        return f"Available: {estimate} fit."
+    where = f"group {binding.group_id}" if binding.scope == "group" else "the limits in force"
+    text = (
+        f"Not available: {where}, {binding.dimension}: requested {binding.requested}, "
+        f"used {binding.used}, limited {binding.limit}."
+    )
+    if answer.fits_after_preemption:
+        text += f" Preempting {', '.join(answer.preemption_candidates)} would make it fit."
+    return text
+
+
+def _of(used: str, cap: str | None) -> str:
+    return used if cap is None else f"{used} / {cap}"
+
+
 # -- tables -----------------------------------------------------------------------------------
+
+
+def groups_table(groups: Iterable[GroupInfo]) -> Table:
+    """Groups with their usage against their quota (``used / cap``)."""
+    table = Table(title_justify="left", header_style="bold")
+    table.add_column("Group", no_wrap=True)
+    table.add_column("State")
+    table.add_column("Pipelines", justify="right")
+    table.add_column("CPU", justify="right")
+    table.add_column("Memory", justify="right")
+    table.add_column("Revision", justify="right")
+    table.add_column("Labels")
+    for info in groups:
+        quota = info.quota
+        state = Text(str(info.state), style="yellow" if info.state == "closed" else "green")
+        if info.over_committed:
+            state.append(" OVER-COMMITTED", style="bold red")
+        table.add_row(
+            info.group_id,
+            state,
+            _of(
+                records(info.usage.pipelines),
+                None if quota.max_pipelines is None else records(quota.max_pipelines),
+            ),
+            _of(
+                percent(info.usage.cpu_percent),
+                None if quota.max_cpu_percent is None else percent(quota.max_cpu_percent),
+            ),
+            _of(
+                megabytes(info.usage.memory_mb),
+                None if quota.max_memory_mb is None else megabytes(quota.max_memory_mb),
+            ),
+            str(info.revision),
+            ",".join(f"{key}={value}" for key, value in sorted(info.labels.items())),
+        )
+    return table
 
 
 def pipelines_table(

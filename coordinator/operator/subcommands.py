@@ -25,6 +25,7 @@ from coordinator.client.requests import expects_reply
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import SystemStatus
 from coordinator.operator import render
+from coordinator.operator.groups import groups_app, move, quota_app
 from coordinator.operator.limits import limits_app
 from coordinator.operator.session import (
     EXIT_REFUSED,
@@ -50,11 +51,39 @@ def register(
         str, typer.Argument(metavar="ID", help="Pipeline id, e.g. pipeline-123.")
     ],
     name: Annotated[str, typer.Argument(metavar="NAME", help="Human-readable name.")],
+    group: Annotated[
+        str | None, typer.Option("--group", help="Its group (default: default).")
+    ] = None,
+    cpu: Annotated[
+        float | None, typer.Option("--cpu", min=0, max=100, help="CPU % it requests.")
+    ] = None,
+    memory_mb: Annotated[
+        int | None, typer.Option("--memory-mb", min=0, help="Memory (MB) it requests.")
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="Higher is more important (default 0).")
+    ] = None,
+    preemptible: Annotated[
+        bool | None,
+        typer.Option(
+            "--preemptible/--not-preemptible",
+            help="Whether a higher-priority admission may name it for preemption (default yes).",
+        ),
+    ] = None,
     command_id: CommandIdOption = None,
 ) -> None:
-    """Register a pipeline (refused if the id is registered already)."""
+    """Register a pipeline (refused if the id is registered, or if it does not fit)."""
     with session(connection) as client:
-        summary = client.register(pipeline_id, name, command_id)
+        summary = client.register(
+            pipeline_id,
+            name,
+            command_id,
+            group=group,
+            requested_cpu_percent=cpu,
+            requested_memory_mb=memory_mb,
+            priority=priority,
+            preemptible=preemptible,
+        )
     show(connection, summary, lambda: escape(render.registered(summary)))
 
 
@@ -84,10 +113,13 @@ def list_pipelines(
         PipelineStatus | None,
         typer.Option("--status", case_sensitive=False, help="Only pipelines in this status."),
     ] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Only pipelines in this group.")
+    ] = None,
 ) -> None:
     """Every registered pipeline (all pages), by id; --json prints a JSON array."""
     with session(connection) as client:
-        items = client.list_pipelines(status, page_size=1000)
+        items = client.list_pipelines(status, page_size=1000, group=group)
         if connection.json:
             for chunk in render.json_array(items):
                 sys.stdout.write(chunk)
@@ -124,8 +156,19 @@ def check(
     memory_mb: Annotated[
         int, typer.Option("--memory-mb", help="Estimated memory (MB) of the new pipeline.")
     ],
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="Also check this group's quota; say what binds."),
+    ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option("--priority", help="With --group: find preemption candidates below this."),
+    ] = None,
 ) -> None:
     """Would a pipeline of this size fit? Exit 0 if so, 1 if not (usable in `&&` chains)."""
+    if group is not None:
+        _check_in_group(connection, cpu, memory_mb, group, priority)
+        return
     with session(connection) as client:
         available = client.check_resources(cpu, memory_mb)
     if connection.json:
@@ -134,6 +177,21 @@ def check(
         style = "green" if available else "yellow"
         out.print(f"[{style}]{escape(render.resource_check(cpu, memory_mb, available))}[/]")
     if not available:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def _check_in_group(
+    connection: Connection, cpu: float, memory_mb: int, group: str, priority: int | None
+) -> None:
+    with session(connection) as client:
+        answer = client.availability(cpu, memory_mb, group=group, priority=priority)
+    style = "green" if answer.available else "yellow"
+    show(
+        connection,
+        answer,
+        lambda: f"[{style}]{escape(render.availability(cpu, memory_mb, answer))}[/]",
+    )
+    if not answer.available:
         raise typer.Exit(EXIT_REFUSED)
 
 
@@ -291,3 +349,6 @@ def add_operator_commands(app: typer.Typer) -> None:
     app.command("watch")(connected(watch))
     app.command("send")(connected(send, json_option=False))
     app.add_typer(limits_app(), name="limits")
+    app.add_typer(groups_app(), name="groups")
+    app.add_typer(quota_app(), name="quota")
+    app.command("move")(connected(move))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-from coordinator.domain.model import PipelineStatus, ResourceLimits, Summary
+from coordinator.domain.groups import over_quota
+from coordinator.domain.model import Group, PipelineStatus, ResourceLimits, Summary
 
 # The `_created` series double every counter and no dashboard uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+QUOTA_DIMENSIONS = ("cpuPercent", "memoryMB", "pipelines")
 
 
 class Metrics:
@@ -114,6 +121,35 @@ class Metrics:
             registry=r,
         )
 
+        self.group_pipelines = Gauge(
+            "coordinator_group_pipelines", "Pipelines in each group.", ["group"], registry=r
+        )
+        self.group_cpu = Gauge(
+            "coordinator_group_cpu_percent",
+            "CPU % charged to each group (the greater of request and report, summed).",
+            ["group"],
+            registry=r,
+        )
+        self.group_memory = Gauge(
+            "coordinator_group_memory_mb",
+            "Memory (MB) charged to each group.",
+            ["group"],
+            registry=r,
+        )
+        self.group_quota = Gauge(
+            "coordinator_group_quota",
+            "Each group's caps (dimension: cpuPercent, memoryMB, pipelines); none when uncapped.",
+            ["group", "dimension"],
+            registry=r,
+        )
+        self.group_over_committed = Gauge(
+            "coordinator_group_over_committed",
+            "1 when a group's usage is above a cap of its quota.",
+            ["group"],
+            registry=r,
+        )
+        self._groups_seen: dict[str, Group] = {}
+
     def observe_summary(self, summary: Summary) -> None:
         for status in PipelineStatus:
             self.pipelines.labels(status=status.value).set(summary.count(status))
@@ -125,3 +161,39 @@ class Metrics:
         self.memory_limit.set(limits.max_memory_mb)
         self.limits_revision.set(limits.revision)
         self.limits_from_journal.set(1 if limits.source == "journal" else 0)
+        self._observe_groups(summary.groups)
+
+    def _observe_groups(self, groups: Mapping[str, Group]) -> None:
+        """The per-group gauges (at most ``MAX_GROUPS`` series each): only the groups that
+        changed since the last batch are set again (a changed group is a new object)."""
+        seen = self._groups_seen
+        for group_id in [group_id for group_id in seen if group_id not in groups]:
+            for gauge in (
+                self.group_pipelines,
+                self.group_cpu,
+                self.group_memory,
+                self.group_over_committed,
+            ):
+                gauge.remove(group_id)
+            for dimension in QUOTA_DIMENSIONS:
+                self._drop_quota(group_id, dimension)
+            del seen[group_id]
+        for group_id, group in groups.items():
+            if seen.get(group_id) is group:
+                continue
+            seen[group_id] = group
+            self.group_pipelines.labels(group=group_id).set(group.pipelines)
+            self.group_cpu.labels(group=group_id).set(group.charged_cpu_percent)
+            self.group_memory.labels(group=group_id).set(group.charged_memory_mb)
+            self.group_over_committed.labels(group=group_id).set(1 if over_quota(group) else 0)
+            quota = group.quota
+            caps = (quota.max_cpu_percent, quota.max_memory_mb, quota.max_pipelines)
+            for dimension, cap in zip(QUOTA_DIMENSIONS, caps, strict=True):
+                if cap is None:
+                    self._drop_quota(group_id, dimension)
+                else:
+                    self.group_quota.labels(group=group_id, dimension=dimension).set(cap)
+
+    def _drop_quota(self, group_id: str, dimension: str) -> None:
+        with contextlib.suppress(KeyError):  # no series: the dimension had no cap
+            self.group_quota.remove(group_id, dimension)

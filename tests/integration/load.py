@@ -27,6 +27,8 @@ from coordinator.domain.state import CoordinatorState, evolve
 from coordinator.worker.processing import context_for
 from tests.integration.support import assert_worker_matches_journal, read_topic
 
+GROUP_COMMANDS = {"CreateGroup", "SetGroupQuota", "SetGroupState", "DeleteGroup", "MovePipeline"}
+GROUPS = ["team-0", "team-1", "team-2"]
 REQUESTS = {
     "RegisterPipeline",
     "UnregisterPipeline",
@@ -35,12 +37,14 @@ REQUESTS = {
     "GetPipelineInfo",
     "SetResourceLimits",
     "ResetResourceLimits",
+    *GROUP_COMMANDS,
 }
 STATE_REPLIES = {
     "RegisterPipeline",
     "UnregisterPipeline",
     "SetResourceLimits",
     "ResetResourceLimits",
+    *GROUP_COMMANDS,
 }
 """Commands whose reply is remembered for retries: they always carry a ``commandId`` here."""
 SEED_VARIABLE = "COORDINATOR_TEST_SEED"
@@ -55,8 +59,8 @@ def fault_seed() -> int:
 
 
 def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list[dict[str, object]]:
-    """Registrations, unregistrations, updates, reports, queries, runtime limits, client
-    retries, bad values."""
+    """Registrations (some into groups, with requests), unregistrations, updates, reports,
+    queries, runtime limits, group commands, client retries, bad values."""
     rng = random.Random(seed)
     ids = [f"pipe-{n:03d}" for n in range(250)]
     made: list[dict[str, object]] = []
@@ -67,6 +71,10 @@ def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list
         command: dict[str, object]
         if roll < 0.15:
             command = {"type": "RegisterPipeline", "pipelineId": pid, "name": f"Pipeline {pid}"}
+            if rng.random() < 0.3:  # into a group (which may not exist), with requests
+                command["group"] = rng.choice(GROUPS)
+                command["requestedCpuPercent"] = round(rng.uniform(0, 3), 2)
+                command["priority"] = rng.randint(-1, 2)
         elif roll < 0.20:
             command = {"type": "UnregisterPipeline", "pipelineId": pid}
         elif roll < 0.50:
@@ -106,8 +114,10 @@ def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list
                 command["maxMemoryMB"] = rng.randint(10_000, 2_000_000)
             if rng.random() < 0.3:
                 command["expectedRevision"] = rng.randint(0, 3)
-        elif roll < 0.985:
+        elif roll < 0.98:
             command = {"type": "ResetResourceLimits"}
+        elif roll < 0.99:
+            command = _group_command(rng, pid)
         else:
             command = {
                 "type": "ReportResourceUsage",
@@ -212,6 +222,33 @@ class Stream:
         )
         if self.error is not None:
             raise AssertionError(f"the command stream failed: {self.error}") from self.error
+
+
+def _group_command(rng: random.Random, pid: str) -> dict[str, object]:
+    """A group command: groups created, capped, closed, opened and deleted, pipelines moved."""
+    group = rng.choice(GROUPS)
+    kind = rng.choice(["create", "create", "quota", "state", "move", "move", "delete"])
+    if kind == "create":
+        return {"type": "CreateGroup", "groupId": group, "labels": {"team": group}}
+    if kind == "quota":
+        command: dict[str, object] = {
+            "type": "SetGroupQuota",
+            "groupId": group,
+            "maxPipelines": rng.randint(0, 30),
+            "maxCpuPercent": rng.choice([None, 5.0, 50.0]),
+        }
+        if rng.random() < 0.3:
+            command["expectedRevision"] = rng.randint(0, 4)
+        return command
+    if kind == "state":
+        return {"type": "SetGroupState", "groupId": group, "state": rng.choice(["open", "closed"])}
+    if kind == "move":
+        return {
+            "type": "MovePipeline",
+            "pipelineId": pid,
+            "groupId": rng.choice([*GROUPS, "default"]),
+        }
+    return {"type": "DeleteGroup", "groupId": group}
 
 
 def _comparable(event_json: dict[str, object]) -> dict[str, object]:

@@ -10,6 +10,7 @@ from coordinator.client import CoordinatorClient
 from coordinator.config import Settings
 from coordinator.domain.codec import decode_event
 from coordinator.domain.events import Event
+from coordinator.domain.groups import group_info
 from coordinator.domain.model import PipelineInfo
 from coordinator.domain.state import CoordinatorState, fold
 
@@ -95,4 +96,9 @@ def assert_worker_matches_journal(
     assert status.count_by_status == expected.summary.count_by_status, note
     assert status.limits.revision == expected.summary.limits_revision, note
     assert (status.limits.source == "journal") is (expected.summary.limits is not None), note
+    groups = client.list_groups(limit=1000)
+    assert groups.next is None, note
+    assert {info.group_id: info for info in groups.items} == {
+        group_id: group_info(group) for group_id, group in expected.summary.groups.items()
+    }, f"groups differ{note}"
     return expected

@@ -203,7 +203,13 @@ def test_every_command_with_json_and_exit_codes(deployment: Deployment) -> None:
     status = cli.json("status")
     assert status["health"]["status"] == "healthy"
     assert status["countByStatus"]["running"] == 1 and status["totalMemoryMB"] == 4096
-    assert status["limits"] == {"maxCpuPercent": 80.0, "maxMemoryMB": 80000}
+    assert status["limits"] == {
+        "maxCpuPercent": 80.0,
+        "maxMemoryMB": 80000,
+        "source": "configuration",
+        "revision": 0,
+    }
+    assert status["overCommitted"] is False
 
     listed = cli("list").stdout
     assert "p1" in listed and "Pipeline 2" in listed and "running" in listed
