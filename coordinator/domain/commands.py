@@ -18,6 +18,7 @@ from pydantic import Field
 from coordinator.domain.command_base import CommandModel, Declaration, SuccessReply
 from coordinator.domain.events import (
     EventModel,
+    PipelineLabelsChanged,
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
@@ -161,8 +162,25 @@ class ListPipelines(CommandModel):
     type: Literal["ListPipelines"] = "ListPipelines"
     status: Status | None = None
     group: str | None = None
+    label_selector: str | None = None
+    """Kubernetes-style: ``team=payments,tier!=batch,env in (prod,staging),!legacy``."""
+    name_prefix: str | None = None
     limit: int | None = None
     after: str | None = None
+
+
+class SetPipelineLabels(CommandModel):
+    declared = Declaration(
+        "Replace a pipeline's labels.",
+        SuccessReply.RESULT,
+        emits=(PipelineLabelsChanged,),
+        answer="the pipeline after the change",
+        refused_when="the pipeline is not registered",
+    )
+
+    type: Literal["SetPipelineLabels"] = "SetPipelineLabels"
+    pipeline_id: str
+    labels: dict[str, str]
 
 
 class SetResourceLimits(CommandModel):
@@ -204,6 +222,7 @@ Command = Annotated[
     | GetSystemStatus
     | GetPipelineInfo
     | ListPipelines
+    | SetPipelineLabels
     | SetResourceLimits
     | ResetResourceLimits
     | CreateGroup
@@ -225,6 +244,7 @@ COMMAND_TYPES: tuple[type[CommandModel], ...] = (
     GetSystemStatus,
     GetPipelineInfo,
     ListPipelines,
+    SetPipelineLabels,
     SetResourceLimits,
     ResetResourceLimits,
     CreateGroup,

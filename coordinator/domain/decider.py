@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, assert_never
 
-from coordinator.domain import decide_groups
+from coordinator.domain import decide_groups, decide_limits
 from coordinator.domain.commands import (
     CheckResourceAvailability,
     Command,
@@ -29,6 +29,7 @@ from coordinator.domain.commands import (
     ResetResourceLimits,
     SetGroupQuota,
     SetGroupState,
+    SetPipelineLabels,
     SetResourceLimits,
     UnregisterPipeline,
     UpdatePipelineStatus,
@@ -46,24 +47,28 @@ from coordinator.domain.decision import (
     not_found,
 )
 from coordinator.domain.events import (
+    PipelineLabelsChanged,
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
-    ResourceLimitsChanged,
-    ResourceLimitsReset,
     ResourceUsageReported,
 )
 from coordinator.domain.groups import Demand
-from coordinator.domain.model import DEFAULT_GROUP, LimitsOverride, latest
-from coordinator.domain.queries import list_page, system_status
+from coordinator.domain.model import DEFAULT_GROUP, latest
+from coordinator.domain.queries import (
+    PipelineFilter,
+    list_page,
+    marked_stale,
+    stale_before,
+    system_status,
+)
 from coordinator.domain.replies import ErrorCode, ErrorInfo
+from coordinator.domain.selector import SelectorError, labels_problem, parse_selector
 from coordinator.domain.validation import (
     MAX_COMMAND_ID_LENGTH,
     MAX_CORRELATION_ID_LENGTH,
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
-    MAX_REASON_LENGTH,
-    ceiling_problem,
     count_problem,
     percent_problem,
     reply_topic_problem,
@@ -160,13 +165,17 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
                 system_status(state, limits, context.max_reply_bytes, context.stale_after)
             )
         case GetPipelineInfo():
-            return id_problem(command.pipeline_id) or Answered(state.pipeline(command.pipeline_id))
+            found = state.pipeline(command.pipeline_id)
+            marked = marked_stale(found, stale_before(state, context.stale_after))
+            return id_problem(command.pipeline_id) or Answered(marked)
         case ListPipelines():
             return _list_pipelines(command, state, context)
+        case SetPipelineLabels():
+            return _set_labels(command, state, seq, at)
         case SetResourceLimits():
-            return _set_limits(command, state, seq, at)
+            return decide_limits.set_limits(command, state, seq, at)
         case ResetResourceLimits():
-            return _reset_limits(command, state, seq, at)
+            return decide_limits.reset_limits(command, state, seq, at)
         case _:
             assert_never(command)
 
@@ -312,82 +321,38 @@ def _list_pipelines(command: ListPipelines, state: StateView, context: Context) 
         problem = text_problem("group", command.group, MAX_ID_LENGTH)
         if problem is not None:
             return invalid(problem)
+    if command.name_prefix is not None and len(command.name_prefix) > MAX_NAME_LENGTH:
+        return invalid(f"namePrefix must be at most {MAX_NAME_LENGTH} characters")
+    try:
+        selector = (
+            parse_selector(command.label_selector) if command.label_selector is not None else None
+        )
+    except SelectorError as error:
+        return invalid(str(error))
+    where = PipelineFilter(command.status, command.group, selector, command.name_prefix)
     page = list_page(
         state,
-        command.status,
-        command.limit,
-        command.after,
-        context.max_reply_bytes,
-        group=command.group,
+        limit=command.limit,
+        after=command.after,
+        max_bytes=context.max_reply_bytes,
+        where=where,
+        cutoff=stale_before(state, context.stale_after),
     )
     return Answered(page)
 
 
-LimitsCommand = SetResourceLimits | ResetResourceLimits
-
-
-def _limits_refusal(command: LimitsCommand, state: StateView) -> Refused | None:
-    """A reason that is not text, or an ``expectedRevision`` that is not the current one."""
-    if command.reason is not None:
-        problem = text_problem("reason", command.reason, MAX_REASON_LENGTH)
-        if problem is not None:
-            return invalid(problem)
-    current = state.summary.limits_revision
-    if command.expected_revision is not None and command.expected_revision != current:
-        error = ErrorInfo(
-            code=ErrorCode.REVISION_CONFLICT,
-            message=(
-                f"expectedRevision {command.expected_revision} is not the current revision "
-                f"{current} of the resource limits: read them again (GetSystemStatus) and retry"
-            ),
-        )
-        return Refused(error, dead_letter=False)
-    return None
-
-
-def _set_limits(command: SetResourceLimits, state: StateView, seq: int, at: datetime) -> Decision:
-    cpu, memory = command.max_cpu_percent, command.max_memory_mb
-    if cpu is None and memory is None:
-        return invalid("SetResourceLimits needs maxCpuPercent, maxMemoryMB or both")
-    problem = (None if cpu is None else ceiling_problem("maxCpuPercent", cpu)) or (
-        None if memory is None else count_problem("maxMemoryMB", memory)
-    )
-    if problem is not None:
-        return invalid(problem)
-    refusal = _limits_refusal(command, state)
+def _set_labels(command: SetPipelineLabels, state: StateView, seq: int, at: datetime) -> Decision:
+    problem = labels_problem(command.labels)
+    refusal = id_problem(command.pipeline_id) or (invalid(problem) if problem else None)
     if refusal is not None:
         return refusal
-    summary = state.summary
-    current = summary.limits or LimitsOverride()
-    limits = LimitsOverride(
-        max_cpu_percent=current.max_cpu_percent if cpu is None else cpu,
-        max_memory_mb=current.max_memory_mb if memory is None else memory,
-    )
-    event = ResourceLimitsChanged(
-        **_limits_stamp(command, state, seq, at), limits=limits, reason=command.reason
+    if state.pipeline(command.pipeline_id) is None:
+        return not_found(command.pipeline_id)
+    event = PipelineLabelsChanged(
+        seq=seq,
+        command_id=command.command_id,
+        pipeline_id=command.pipeline_id,
+        timestamp=at,
+        labels=dict(command.labels),
     )
     return Accepted((event,))
-
-
-def _reset_limits(
-    command: ResetResourceLimits, state: StateView, seq: int, at: datetime
-) -> Decision:
-    refusal = _limits_refusal(command, state)
-    if refusal is not None:
-        return refusal
-    event = ResourceLimitsReset(**_limits_stamp(command, state, seq, at), reason=command.reason)
-    return Accepted((event,))
-
-
-def _limits_stamp(
-    command: LimitsCommand, state: StateView, seq: int, at: datetime
-) -> dict[str, Any]:
-    """The fields every limits event has: the one before it and the next revision."""
-    summary = state.summary
-    return {
-        "seq": seq,
-        "command_id": command.command_id,
-        "timestamp": at,
-        "previous": summary.limits,
-        "revision": summary.limits_revision + 1,
-    }

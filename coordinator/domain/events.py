@@ -98,6 +98,13 @@ class PipelineMoved(PipelineEvent):
     to_group: str
 
 
+class PipelineLabelsChanged(PipelineEvent):
+    """A pipeline's labels were replaced."""
+
+    type: Literal["PipelineLabelsChanged"] = "PipelineLabelsChanged"
+    labels: dict[str, str]
+
+
 class GroupEvent(EventModel):
     """An event about one pipeline group (keyed by ``groupId``); ``revision`` counts its changes."""
 
@@ -172,6 +179,7 @@ AnyPipelineEvent = (
     | PipelineStatusUpdated
     | ResourceUsageReported
     | PipelineMoved
+    | PipelineLabelsChanged
 )
 """The events about one pipeline."""
 
@@ -184,6 +192,7 @@ Event = Annotated[
     | PipelineStatusUpdated
     | ResourceUsageReported
     | PipelineMoved
+    | PipelineLabelsChanged
     | GroupCreated
     | GroupQuotaChanged
     | GroupStateChanged
@@ -199,6 +208,7 @@ EVENT_TYPES: tuple[type[EventModel], ...] = (
     PipelineStatusUpdated,
     ResourceUsageReported,
     PipelineMoved,
+    PipelineLabelsChanged,
     GroupCreated,
     GroupQuotaChanged,
     GroupStateChanged,

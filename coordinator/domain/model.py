@@ -52,6 +52,11 @@ class PipelineInfo(WireModel):
     requested_memory_mb: int | None = Field(default=None, alias="requestedMemoryMB")
     priority: int = 0
     preemptible: bool = True
+    labels: dict[str, str] = Field(default_factory=dict)
+    status_since: Timestamp | None = None
+    """When the status last changed (null: recorded before this was kept, unchanged since)."""
+    stale: bool = False
+    """No heartbeat for longer than the stale threshold, in journal time (set in answers)."""
 
 
 class SystemHealth(WireModel):

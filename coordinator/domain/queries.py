@@ -8,7 +8,8 @@ sized against a byte budget so that none exceeds the broker's maximum message si
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pydantic_core import to_json
 
@@ -21,7 +22,9 @@ from coordinator.domain.model import (
     SystemHealth,
 )
 from coordinator.domain.replies import PipelinePage, SystemStatus
+from coordinator.domain.selector import Selector
 from coordinator.domain.view import StateView
+from coordinator.domain.wire import replaced
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -31,17 +34,50 @@ _ENVELOPE_BYTES = 1024
 """Room kept for a reply's envelope (ids, type, separators) besides the items it carries."""
 
 
-def _matching(
-    view: StateView, status: PipelineStatus | None, after: str | None, group: str | None = None
-) -> Iterator[PipelineInfo]:
+@dataclass(frozen=True, slots=True)
+class PipelineFilter:
+    """Which pipelines a listing wants: all the conditions given hold."""
+
+    status: PipelineStatus | None = None
+    group: str | None = None
+    selector: Selector | None = None
+    name_prefix: str | None = None
+
+    def matches(self, info: PipelineInfo) -> bool:
+        return (
+            (self.status is None or info.status == self.status)
+            and (self.group is None or info.group == self.group)
+            and (self.name_prefix is None or info.name.startswith(self.name_prefix))
+            and (self.selector is None or self.selector.matches(info.labels))
+        )
+
+
+def _matching(view: StateView, where: PipelineFilter, after: str | None) -> Iterator[PipelineInfo]:
     for info in view.pipelines_from(after):
-        if (status is None or info.status == status) and (group is None or info.group == group):
+        if where.matches(info):
             yield info
+
+
+def stale_before(view: StateView, stale_after: timedelta | None) -> datetime | None:
+    """The instant before which a last heartbeat is stale (journal time), if a threshold is set."""
+    now = view.summary.last_updated
+    return None if now is None or stale_after is None else now - stale_after
+
+
+def _marked(info: PipelineInfo, cutoff: datetime | None) -> PipelineInfo:
+    if cutoff is None or info.last_heartbeat >= cutoff:
+        return info
+    return replaced(info, {"stale": True})
+
+
+def marked_stale(info: PipelineInfo | None, cutoff: datetime | None) -> PipelineInfo | None:
+    """``info`` as an answer shows it: ``stale`` when its last heartbeat is before ``cutoff``."""
+    return None if info is None else _marked(info, cutoff)
 
 
 def list_all(view: StateView, status: PipelineStatus | None = None) -> list[PipelineInfo]:
     """Every pipeline (optionally only those in ``status``), ordered by ``pipelineId``."""
-    return list(_matching(view, status, None))
+    return list(_matching(view, PipelineFilter(status), None))
 
 
 def list_page(
@@ -51,15 +87,18 @@ def list_page(
     after: str | None = None,
     max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     *,
-    group: str | None = None,
+    where: PipelineFilter | None = None,
+    cutoff: datetime | None = None,
 ) -> PipelinePage:
     """One page of pipelines after the cursor ``after``, at most ``limit`` (capped) and
-    ``max_bytes`` of JSON. ``next`` is the cursor for the following page, or None at the end."""
+    ``max_bytes`` of JSON. ``next`` is the cursor for the following page, or None at the end.
+    Pipelines whose last heartbeat is before ``cutoff`` are shown ``stale``."""
     wanted = min(limit if limit is not None else DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     items: list[PipelineInfo] = []
     used = _ENVELOPE_BYTES
-    candidates = _matching(view, status, after, group)
-    for info in candidates:
+    wanted_ones = where if where is not None else PipelineFilter(status)
+    for found in _matching(view, wanted_ones, after):
+        info = _marked(found, cutoff)
         size = len(info.to_json()) + 1
         if len(items) >= wanted or (items and used + size > max_bytes):
             return PipelinePage(items=items, next=items[-1].pipeline_id)
@@ -144,7 +183,9 @@ def system_status(
     included: dict[str, PipelineInfo] = {}
     omitted = False
     used = _ENVELOPE_BYTES * 2
-    for info in view.pipelines_from(None):
+    cutoff = stale_before(view, stale_after)
+    for found in view.pipelines_from(None):
+        info = _marked(found, cutoff)
         # The map key is the id as JSON: count its bytes (quotes, escapes, multi-byte
         # characters), not its characters, or a registry of non-ASCII ids overshoots.
         used += len(info.to_json()) + len(to_json(info.pipeline_id)) + 8

@@ -9,7 +9,7 @@ rules, and folding the journal gives the same state wherever it is folded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import assert_never
@@ -21,12 +21,9 @@ from coordinator.domain.events import (
     AnyGroupEvent,
     AnyPipelineEvent,
     Event,
-    GroupCreated,
-    GroupDeleted,
     GroupEvent,
-    GroupQuotaChanged,
-    GroupStateChanged,
     LimitsEvent,
+    PipelineLabelsChanged,
     PipelineMoved,
     PipelineRegistered,
     PipelineStatusUpdated,
@@ -34,9 +31,9 @@ from coordinator.domain.events import (
     ResourceLimitsChanged,
     ResourceUsageReported,
 )
-from coordinator.domain.groups import charge_of, group_info
+from coordinator.domain.group_changes import counts_moved, groups_moved, next_group
+from coordinator.domain.groups import group_info
 from coordinator.domain.model import (
-    Group,
     PipelineInfo,
     PipelineStatus,
     ResourceLimits,
@@ -90,19 +87,6 @@ def summary_reply(summary: Summary, pipeline_id: str, info: PipelineInfo | None)
     )
 
 
-def _counts_moved(
-    counts: Mapping[PipelineStatus, int],
-    before: PipelineStatus | None,
-    after: PipelineStatus | None,
-) -> dict[PipelineStatus, int]:
-    moved = dict(counts)
-    if before is not None:
-        moved[before] = moved.get(before, 0) - 1
-    if after is not None:
-        moved[after] = moved.get(after, 0) + 1
-    return moved
-
-
 def _resources_of(info: PipelineInfo | None) -> tuple[int, int]:
     if info is None:
         return 0, 0
@@ -127,21 +111,22 @@ def _next_pipeline(current: PipelineInfo | None, event: AnyPipelineEvent) -> Pip
                 requested_memory_mb=event.requested_memory_mb,
                 priority=event.priority,
                 preemptible=event.preemptible,
+                status_since=event.timestamp,
             )
         case PipelineUnregistered():
             return None
         case PipelineStatusUpdated():
             if current is None:
                 return None
-            return replaced(
-                current,
-                {
-                    "status": event.status,
-                    "total_records": event.total_records,
-                    "failed_records": event.failed_records,
-                    "last_heartbeat": event.timestamp,
-                },
-            )
+            update = {
+                "status": event.status,
+                "total_records": event.total_records,
+                "failed_records": event.failed_records,
+                "last_heartbeat": event.timestamp,
+            }
+            if event.status != current.status:
+                update["status_since"] = event.timestamp
+            return replaced(current, update)
         case ResourceUsageReported():
             if current is None:
                 return None
@@ -157,55 +142,12 @@ def _next_pipeline(current: PipelineInfo | None, event: AnyPipelineEvent) -> Pip
             if current is None:
                 return None
             return replaced(current, {"group": event.to_group})
+        case PipelineLabelsChanged():
+            if current is None:
+                return None
+            return replaced(current, {"labels": event.labels})
         case _:
             assert_never(event)
-
-
-def _group_moved(
-    group: Group,
-    before: PipelineInfo | None,
-    after: PipelineInfo | None,
-) -> Group:
-    """``group`` with ``before`` taken out of it and ``after`` put in (either may be None)."""
-    old_cpu, old_memory = charge_of(before)
-    new_cpu, new_memory = charge_of(after)
-    return replaced(
-        group,
-        {
-            "charged_cpu": group.charged_cpu - old_cpu + new_cpu,
-            "charged_memory_mb": group.charged_memory_mb - old_memory + new_memory,
-            "count_by_status": _counts_moved(
-                group.count_by_status,
-                before.status if before else None,
-                after.status if after else None,
-            ),
-        },
-    )
-
-
-def _groups_moved(
-    groups: Mapping[str, Group], current: PipelineInfo | None, after: PipelineInfo | None
-) -> dict[str, Group]:
-    """The groups after a pipeline changed from ``current`` to ``after``: its charge and its
-    status count move within its group, or from one group to the other."""
-    moved = dict(groups)
-    old = current.group if current is not None else None
-    new = after.group if after is not None else None
-    if old is not None and old == new:
-        moved[old] = _group_moved(_known(moved, old), current, after)
-        return moved
-    if old is not None:
-        moved[old] = _group_moved(_known(moved, old), current, None)
-    if new is not None:
-        moved[new] = _group_moved(_known(moved, new), None, after)
-    return moved
-
-
-def _known(groups: Mapping[str, Group], group_id: str) -> Group:
-    """A group of the state; one that a journal names without having created it (not written
-    by this coordinator) is made on the spot, so that folding never fails."""
-    group = groups.get(group_id)
-    return group if group is not None else Group(group_id=group_id)
 
 
 def change_for(
@@ -223,30 +165,9 @@ def change_for(
     return _with_applied(view, event, _pipeline_change(view, event), applied_capacity)
 
 
-def _next_group(current: Group | None, event: AnyGroupEvent) -> Group | None:
-    match event:
-        case GroupCreated():
-            return Group(
-                group_id=event.group_id,
-                labels=event.labels,
-                revision=event.revision,
-                created_at=event.timestamp,
-            )
-        case GroupQuotaChanged():
-            base = current if current is not None else Group(group_id=event.group_id)
-            return replaced(base, {"quota": event.quota, "revision": event.revision})
-        case GroupStateChanged():
-            base = current if current is not None else Group(group_id=event.group_id)
-            return replaced(base, {"state": event.state, "revision": event.revision})
-        case GroupDeleted():
-            return None
-        case _:
-            assert_never(event)
-
-
 def _group_change(before: Summary, event: AnyGroupEvent) -> Change:
     groups = dict(before.groups)
-    after = _next_group(groups.get(event.group_id), event)
+    after = next_group(groups.get(event.group_id), event)
     if after is None:
         groups.pop(event.group_id, None)
     else:
@@ -289,7 +210,7 @@ def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
         before,
         {
             "seq": event.seq,
-            "count_by_status": _counts_moved(
+            "count_by_status": counts_moved(
                 before.count_by_status,
                 current.status if current else None,
                 after.status if after else None,
@@ -297,13 +218,13 @@ def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
             "cpu_total": before.cpu_total - old_cpu + new_cpu,
             "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
             "last_updated": latest(event.timestamp, before.last_updated),
-            "groups": _groups_moved(before.groups, current, after),
+            "groups": groups_moved(before.groups, current, after),
         },
     )
     reply: ReplyValue = None
     if event.type in SUMMARY_EVENTS:
         reply = summary_reply(summary, event.pipeline_id, after if after else current)
-    elif isinstance(event, PipelineMoved):
+    elif isinstance(event, PipelineMoved | PipelineLabelsChanged):
         reply = after
     return Change(event.pipeline_id, after, summary, reply=reply, previous=current)
 

@@ -23,6 +23,7 @@ from coordinator.domain.commands import (
     ResetResourceLimits,
     SetGroupQuota,
     SetGroupState,
+    SetPipelineLabels,
     SetResourceLimits,
     UnregisterPipeline,
     UpdatePipelineStatus,
@@ -33,6 +34,7 @@ from coordinator.domain.events import (
     GroupDeleted,
     GroupQuotaChanged,
     GroupStateChanged,
+    PipelineLabelsChanged,
     PipelineMoved,
     ResourceLimitsChanged,
     ResourceLimitsReset,
@@ -210,7 +212,14 @@ def _log_accepted(outcome: Outcome, counts: BatchCounts) -> None:
                 _number(command.cpu_percent),
                 command.memory_mb,
             )
-        case CreateGroup() | SetGroupQuota() | SetGroupState() | DeleteGroup() | MovePipeline():
+        case (
+            CreateGroup()
+            | SetGroupQuota()
+            | SetGroupState()
+            | DeleteGroup()
+            | MovePipeline()
+            | SetPipelineLabels()
+        ):
             _log_groups(outcome)
         case SetResourceLimits() | ResetResourceLimits():
             _log_limits(outcome)
@@ -241,15 +250,25 @@ def _optional(value: object) -> str:
     return "-" if value is None else quote(str(value))
 
 
+def _labels(labels: dict[str, str]) -> str:
+    shown = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+    return quote(shown) if shown else "-"
+
+
 def _log_groups(outcome: Outcome) -> None:
     for event in outcome.events:
         match event:
             case GroupCreated(labels=labels):
-                shown = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
                 log.info(
                     "msg=Group created groupId=%s labels=%s",
                     quote(event.group_id),
-                    quote(shown) if shown else "-",
+                    _labels(labels),
+                )
+            case PipelineLabelsChanged(labels=labels):
+                log.info(
+                    "msg=Pipeline labels set pipelineId=%s labels=%s",
+                    quote(event.pipeline_id),
+                    _labels(labels),
                 )
             case GroupQuotaChanged(quota=quota):
                 log.info(

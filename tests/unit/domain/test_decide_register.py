@@ -45,6 +45,7 @@ def test_a_registered_pipeline_starts_configured_with_nothing_counted() -> None:
         memory_mb=0,
         registered_at=T0,
         last_heartbeat=T0,
+        status_since=T0,
     )
     assert outcome.after.summary.count(PipelineStatus.CONFIGURED) == 1
     assert outcome.after.summary.seq == 1

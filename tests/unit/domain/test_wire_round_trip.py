@@ -227,6 +227,9 @@ def test_pipeline_info_on_the_wire() -> None:
         "requestedMemoryMB": None,
         "priority": 0,
         "preemptible": True,
+        "labels": {},
+        "statusSince": "2026-11-27T03:52:49.480Z",
+        "stale": False,
     }
 
 

@@ -82,6 +82,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "ListPipelines": (
         Field("status", Kind.STATUS, required=False),
         Field("group", Kind.TEXT, required=False),
+        Field("labelSelector", Kind.TEXT, required=False),
+        Field("namePrefix", Kind.TEXT, required=False),
         Field("limit", Kind.INTEGER, required=False),
         Field("after", Kind.TEXT, required=False),
     ),
@@ -96,6 +98,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("reason", Kind.TEXT, required=False),
     ),
     "CreateGroup": (Field("groupId", Kind.TEXT), Field("labels", Kind.LABELS, required=False)),
+    "SetPipelineLabels": (Field("pipelineId", Kind.TEXT), Field("labels", Kind.LABELS)),
     "SetGroupQuota": (
         Field("groupId", Kind.TEXT),
         Field("maxCpuPercent", Kind.NUMBER, required=False),
@@ -302,6 +305,8 @@ _SANE_VALUES: dict[str, st.SearchStrategy[Any]] = {
     ),
     "maxPipelines": st.integers(min_value=0, max_value=10),
     "state": st.sampled_from(["open", "closed", "CLOSED"]),
+    "labelSelector": st.sampled_from(["team=payments", "tier!=batch,!legacy", "env in (prod,x)"]),
+    "namePrefix": st.sampled_from(["Pipe", "", "\u00c9"]),
 }
 
 

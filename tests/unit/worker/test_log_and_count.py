@@ -14,6 +14,7 @@ from coordinator.domain.commands import (
     RegisterPipeline,
     ReportResourceUsage,
     ResetResourceLimits,
+    SetPipelineLabels,
     SetResourceLimits,
     SuccessReply,
     UnregisterPipeline,
@@ -48,6 +49,7 @@ EXAMPLES: dict[type[CommandModel], CommandModel] = {
     SetGroupState: SetGroupState(group_id="empty", state=GroupState.CLOSED),
     DeleteGroup: DeleteGroup(group_id="empty"),
     MovePipeline: MovePipeline(pipeline_id="p1", group_id="empty"),
+    SetPipelineLabels: SetPipelineLabels(pipeline_id="p1", labels={"tier": "gold", "team": "a"}),
 }
 """One command of each state-changing type that a registry holding p1 and the empty group
 ``empty`` accepts."""
@@ -69,6 +71,7 @@ LOGGED = {
     "SetGroupState": "msg=Group closed groupId=empty revision=2",
     "DeleteGroup": "msg=Group deleted groupId=empty",
     "MovePipeline": "msg=Pipeline moved pipelineId=p1 from=default to=empty",
+    "SetPipelineLabels": "msg=Pipeline labels set pipelineId=p1 labels=team=a,tier=gold",
 }
 
 COUNTERS = {  # the design document's counters; any other type is in coordinator_commands_total

@@ -1,0 +1,99 @@
+"""How events change the pipeline groups: a pipeline's charge and status count moving within its
+group or between groups, and a group's own events (see ``state``, which applies them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import assert_never
+
+from coordinator.domain.events import (
+    AnyGroupEvent,
+    GroupCreated,
+    GroupDeleted,
+    GroupQuotaChanged,
+    GroupStateChanged,
+)
+from coordinator.domain.groups import charge_of
+from coordinator.domain.model import Group, PipelineInfo, PipelineStatus
+from coordinator.domain.wire import replaced
+
+
+def counts_moved(
+    counts: Mapping[PipelineStatus, int],
+    before: PipelineStatus | None,
+    after: PipelineStatus | None,
+) -> dict[PipelineStatus, int]:
+    moved = dict(counts)
+    if before is not None:
+        moved[before] = moved.get(before, 0) - 1
+    if after is not None:
+        moved[after] = moved.get(after, 0) + 1
+    return moved
+
+
+def _group_moved(
+    group: Group,
+    before: PipelineInfo | None,
+    after: PipelineInfo | None,
+) -> Group:
+    """``group`` with ``before`` taken out of it and ``after`` put in (either may be None)."""
+    old_cpu, old_memory = charge_of(before)
+    new_cpu, new_memory = charge_of(after)
+    return replaced(
+        group,
+        {
+            "charged_cpu": group.charged_cpu - old_cpu + new_cpu,
+            "charged_memory_mb": group.charged_memory_mb - old_memory + new_memory,
+            "count_by_status": counts_moved(
+                group.count_by_status,
+                before.status if before else None,
+                after.status if after else None,
+            ),
+        },
+    )
+
+
+def groups_moved(
+    groups: Mapping[str, Group], current: PipelineInfo | None, after: PipelineInfo | None
+) -> dict[str, Group]:
+    """The groups after a pipeline changed from ``current`` to ``after``: its charge and its
+    status count move within its group, or from one group to the other."""
+    moved = dict(groups)
+    old = current.group if current is not None else None
+    new = after.group if after is not None else None
+    if old is not None and old == new:
+        moved[old] = _group_moved(_known(moved, old), current, after)
+        return moved
+    if old is not None:
+        moved[old] = _group_moved(_known(moved, old), current, None)
+    if new is not None:
+        moved[new] = _group_moved(_known(moved, new), None, after)
+    return moved
+
+
+def _known(groups: Mapping[str, Group], group_id: str) -> Group:
+    """A group of the state; one that a journal names without having created it (not written
+    by this coordinator) is made on the spot, so that folding never fails."""
+    group = groups.get(group_id)
+    return group if group is not None else Group(group_id=group_id)
+
+
+def next_group(current: Group | None, event: AnyGroupEvent) -> Group | None:
+    match event:
+        case GroupCreated():
+            return Group(
+                group_id=event.group_id,
+                labels=event.labels,
+                revision=event.revision,
+                created_at=event.timestamp,
+            )
+        case GroupQuotaChanged():
+            base = current if current is not None else Group(group_id=event.group_id)
+            return replaced(base, {"quota": event.quota, "revision": event.revision})
+        case GroupStateChanged():
+            base = current if current is not None else Group(group_id=event.group_id)
+            return replaced(base, {"state": event.state, "revision": event.revision})
+        case GroupDeleted():
+            return None
+        case _:
+            assert_never(event)
