@@ -305,7 +305,7 @@ def assert_exactly_once(
     assert all(record.headers["tag"] == b"coordinator" for record in event_records), note
 
     folded = assert_worker_matches_journal(settings, client, note)
-    untimed = {"registered_at", "last_heartbeat"}
+    untimed = {"registered_at", "last_heartbeat", "status_since"}
     assert {k: v.model_dump(exclude=untimed) for k, v in folded.pipelines.items()} == {
         k: v.model_dump(exclude=untimed) for k, v in state.pipelines.items()
     }, f"the fold of the journal is not the oracle's state{note}"

@@ -1,7 +1,9 @@
-"""Snapshot compatibility: the journal and snapshots a worker of commit 19c062e wrote (recorded in
-``tests/data/compat-19c062e``, see its README) still recover with today's code, from the newest
-snapshot plus the events after it and from the journal alone, to the state the old worker
-answered; a snapshot whose header names another format is skipped with its reason.
+"""Snapshot compatibility: the journals and snapshots that workers of older commits wrote still
+recover with today's code, from the newest snapshot plus the events after it and from the journal
+alone, to the state the old worker answered; a snapshot whose header names another format is
+skipped with its reason. Every test runs against each recording (``RECORDINGS``): commit 19c062e
+(``tests/data/compat-19c062e``) and commit 45ea746 (``tests/data/compat-45ea746``), each with a
+README saying how it was recorded.
 
 The recorded records are produced into fresh topics. The events keep their offsets: each run of
 consecutive offsets in the recording is produced as one transaction, so its commit marker takes
@@ -13,6 +15,7 @@ produced in order; their offsets may differ, since a recovery takes them from it
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -39,8 +42,7 @@ from tests.integration.support import read_topic
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "compat-19c062e"
-EXPECTED: dict[str, Any] = json.loads((DATA / "expected.json").read_text("utf-8"))
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,9 @@ class Recorded:
     headers: list[tuple[str, str | bytes | None]]
 
 
-def recorded(name: str) -> list[Recorded]:
+def recorded(folder: Path, name: str) -> list[Recorded]:
     rows = []
-    for line in (DATA / name).read_text("utf-8").splitlines():
+    for line in (folder / name).read_text("utf-8").splitlines():
         row = json.loads(line)
         rows.append(
             Recorded(
@@ -68,8 +70,50 @@ def recorded(name: str) -> list[Recorded]:
     return rows
 
 
-EVENTS = recorded("events.jsonl")
-SNAPSHOTS = recorded("snapshots.jsonl")
+@dataclass(frozen=True)
+class Recording:
+    """One recording (``tests/data/compat-<commit>``) and what its README says it holds."""
+
+    commit: str
+    kept: tuple[int, int]
+    """The seqs of the two live snapshots, older first (the newer is the newest one)."""
+    tail: int
+    """Events after the newest snapshot."""
+    pipelines: int
+    """Pipelines registered at the end."""
+
+    @property
+    def folder(self) -> Path:
+        return DATA / f"compat-{self.commit}"
+
+    @functools.cached_property
+    def expected(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads((self.folder / "expected.json").read_text("utf-8"))
+        return loaded
+
+    @functools.cached_property
+    def events(self) -> list[Recorded]:
+        return recorded(self.folder, "events.jsonl")
+
+    @functools.cached_property
+    def snapshots(self) -> list[Recorded]:
+        return recorded(self.folder, "snapshots.jsonl")
+
+
+RECORDINGS = [
+    Recording("19c062e", kept=(203, 263), tail=25, pipelines=49),
+    Recording("45ea746", kept=(192, 252), tail=25, pipelines=49),
+]
+FIRST = RECORDINGS[0]
+"""The recording that ``load_recording`` and ``assert_recovers_what_the_old_worker_answered``
+use unless told another (``test_replay_in_a_child`` uses them so, with ``EXPECTED``)."""
+EXPECTED = FIRST.expected
+
+
+@pytest.fixture(params=RECORDINGS, ids=[recording.commit for recording in RECORDINGS])
+def recording(request: pytest.FixtureRequest) -> Recording:
+    chosen: Recording = request.param
+    return chosen
 
 
 def transactions(records: list[Recorded]) -> list[list[Recorded]]:
@@ -88,13 +132,13 @@ def transactions(records: list[Recorded]) -> list[list[Recorded]]:
     return runs
 
 
-def produce_events(settings: Settings) -> int:
+def produce_events(settings: Settings, events: list[Recorded]) -> int:
     """The recorded events at their recorded offsets, one transaction per recorded one."""
     producer = Producer(
         {**settings.kafka_base(), "transactional.id": f"{settings.topic_prefix}.compat-loader"}
     )
     producer.init_transactions(30)
-    runs = transactions(EVENTS)
+    runs = transactions(events)
     for run in runs:
         producer.begin_transaction()
         for record in run:
@@ -110,7 +154,11 @@ def produce_events(settings: Settings) -> int:
     return len(runs)
 
 
-def produce_snapshots(settings: Settings, change: dict[int, dict[str, Any]] | None = None) -> None:
+def produce_snapshots(
+    settings: Settings,
+    snapshots: list[Recorded],
+    change: dict[int, dict[str, Any]] | None = None,
+) -> None:
     """The recorded snapshot records in order; ``change`` replaces fields of the header of the
     snapshot at each seq it names."""
     producer = Producer({**settings.kafka_base(), "enable.idempotence": True})
@@ -120,7 +168,7 @@ def produce_snapshots(settings: Settings, change: dict[int, dict[str, Any]] | No
         if error is not None:
             failures.append(str(error))
 
-    for record in SNAPSHOTS:
+    for record in snapshots:
         value = record.value
         key = (record.key or b"").decode()
         if change and value is not None and key.endswith("/0-header"):
@@ -141,25 +189,32 @@ def produce_snapshots(settings: Settings, change: dict[int, dict[str, Any]] | No
 
 
 def load_recording(
-    broker: Broker, tmp_path: Path, *, snapshots: bool, change: dict[int, dict[str, Any]] | None
+    broker: Broker,
+    tmp_path: Path,
+    *,
+    snapshots: bool,
+    change: dict[int, dict[str, Any]] | None,
+    recording: Recording = FIRST,
 ) -> Settings:
     started = time.monotonic()
     settings = make_deployment(broker, tmp_path).settings
     created = time.monotonic()
-    transactions_produced = produce_events(settings)
+    transactions_produced = produce_events(settings, recording.events)
     produced = time.monotonic()
     journal = read_topic(settings, settings.topics.events)
     assert [(m.offset, m.key, m.value) for m in journal] == [
-        (r.offset, r.key, r.value) for r in EVENTS
+        (r.offset, r.key, r.value) for r in recording.events
     ], "the events did not land at their recorded offsets"
-    assert [sorted(m.headers.items()) for m in journal] == [sorted(r.headers) for r in EVENTS]
+    assert [sorted(m.headers.items()) for m in journal] == [
+        sorted(r.headers) for r in recording.events
+    ]
     if snapshots:
-        produce_snapshots(settings, change)
-        assert len(read_topic(settings, settings.topics.snapshots)) == len(SNAPSHOTS)
+        produce_snapshots(settings, recording.snapshots, change)
+        assert len(read_topic(settings, settings.topics.snapshots)) == len(recording.snapshots)
     print(
-        f"\n[compat] topics {created - started:.2f} s, {len(journal)} events in "
-        f"{transactions_produced} transactions {produced - created:.2f} s, "
-        f"loaded in {time.monotonic() - started:.2f} s"
+        f"\n[compat] {recording.commit}: topics {created - started:.2f} s, "
+        f"{len(journal)} events in {transactions_produced} transactions "
+        f"{produced - created:.2f} s, loaded in {time.monotonic() - started:.2f} s"
     )
     return settings
 
@@ -187,8 +242,11 @@ def answer(table: StateTable, settings: Settings, document: dict[str, Any]) -> A
     return json.loads(value.to_json()) if isinstance(value, WireModel) else value
 
 
-def assert_recovers_what_the_old_worker_answered(table: StateTable, settings: Settings) -> None:
-    wanted_settings = EXPECTED["settings"]
+def assert_recovers_what_the_old_worker_answered(
+    table: StateTable, settings: Settings, recording: Recording = FIRST
+) -> None:
+    expected = recording.expected
+    wanted_settings = expected["settings"]
     assert (settings.max_cpu_percent, settings.max_memory_mb) == (
         wanted_settings["maxCpuPercent"],
         wanted_settings["maxMemoryMB"],
@@ -196,15 +254,15 @@ def assert_recovers_what_the_old_worker_answered(table: StateTable, settings: Se
     assert settings.stale_after_seconds == wanted_settings["staleAfterSeconds"]
     assert settings.max_reply_bytes == wanted_settings["maxReplyBytes"]
 
-    last = EVENTS[-1]
-    assert table.summary.seq == EXPECTED["lastSeq"] == len(EVENTS)
+    last = recording.events[-1]
+    assert table.summary.seq == expected["lastSeq"] == len(recording.events)
     assert table.events_offset == last.offset
     last_command_offset = header_value(last.headers, COMMAND_OFFSET_HEADER)
     assert last_command_offset is not None
     assert table.meta.command_offset == int(last_command_offset)
 
     status = answer(table, settings, {"type": "GetSystemStatus"})
-    old_status = EXPECTED["GetSystemStatus"]
+    old_status = expected["GetSystemStatus"]
     summary_fields = [
         "seq",
         "countByStatus",
@@ -222,24 +280,24 @@ def assert_recovers_what_the_old_worker_answered(table: StateTable, settings: Se
     assert like(status, old_status) == old_status
 
     listed = answer(table, settings, {"type": "ListPipelines", "limit": 1000})
-    old_listed = EXPECTED["ListPipelines"]
+    old_listed = expected["ListPipelines"]
     assert [item["pipelineId"] for item in listed["items"]] == [
         item["pipelineId"] for item in old_listed["items"]
     ]
     for pipeline, old_pipeline in zip(listed["items"], old_listed["items"], strict=True):
         assert like(pipeline, old_pipeline) == old_pipeline
     assert listed["next"] is None
-    assert len(listed["items"]) == old_status["health"]["totalPipelines"] == 49
+    assert len(listed["items"]) == old_status["health"]["totalPipelines"] == recording.pipelines
 
     running = answer(table, settings, {"type": "ListPipelines", "status": "running", "limit": 1000})
-    assert like(running, EXPECTED["ListPipelinesRunning"]) == EXPECTED["ListPipelinesRunning"]
-    page = EXPECTED["ListPipelinesPage"]
+    assert like(running, expected["ListPipelinesRunning"]) == expected["ListPipelinesRunning"]
+    page = expected["ListPipelinesPage"]
     paged = answer(table, settings, {"type": "ListPipelines", **page["request"]})
     assert like(paged, page["reply"]) == page["reply"]
 
     # Every applied commandId survived: a retry is recognised (and not applied again), and a
     # registration's or unregistration's retry gets the reply the old worker gave.
-    for command_id, applied in EXPECTED["applied"].items():
+    for command_id, applied in expected["applied"].items():
         record = table.applied(command_id)
         assert record is not None, command_id
         assert record.command_type == applied["commandType"]
@@ -266,62 +324,79 @@ def recover(settings: Settings, tmp_path: Path) -> tuple[recovery.RecoveryReport
     return report, table
 
 
-def test_the_recording_holds_a_snapshot_and_a_tail() -> None:
-    seqs = [json.loads(record.value or b"")["seq"] for record in EVENTS]
-    assert seqs == list(range(1, EXPECTED["events"] + 1))
+def test_the_recording_holds_a_snapshot_and_a_tail(recording: Recording) -> None:
+    expected = recording.expected
+    seqs = [json.loads(record.value or b"")["seq"] for record in recording.events]
+    assert seqs == list(range(1, expected["events"] + 1))
     live: dict[str, bytes | None] = {}
-    for record in SNAPSHOTS:
+    for record in recording.snapshots:
         live[(record.key or b"").decode()] = record.value
     headers = [
         json.loads(value) for key, value in live.items() if value and key.endswith("/0-header")
     ]
-    assert sorted(header["seq"] for header in headers) == [203, EXPECTED["newestSnapshotSeq"]]
+    assert sorted(header["seq"] for header in headers) == [
+        recording.kept[0],
+        expected["newestSnapshotSeq"],
+    ]
+    assert expected["newestSnapshotSeq"] == recording.kept[1]
     assert {header["format"] for header in headers} == {1}
-    assert EXPECTED["newestSnapshotSeq"] < EXPECTED["lastSeq"]
+    assert expected["newestSnapshotSeq"] < expected["lastSeq"]
 
 
-def test_old_snapshot_plus_tail_recovers(broker: Broker, tmp_path: Path) -> None:
-    settings = load_recording(broker, tmp_path, snapshots=True, change=None)
+def test_old_snapshot_plus_tail_recovers(
+    broker: Broker, tmp_path: Path, recording: Recording
+) -> None:
+    expected = recording.expected
+    settings = load_recording(broker, tmp_path, snapshots=True, change=None, recording=recording)
     report, table = recover(settings, tmp_path)
     try:
         assert report.source == "snapshot"
-        assert report.snapshot_seq == EXPECTED["newestSnapshotSeq"] == 263
-        assert report.events_replayed == EXPECTED["lastSeq"] - report.snapshot_seq == 25
-        assert report.seq == EXPECTED["lastSeq"]
-        assert_recovers_what_the_old_worker_answered(table, settings)
+        assert report.snapshot_seq == expected["newestSnapshotSeq"] == recording.kept[1]
+        assert report.events_replayed == expected["lastSeq"] - report.snapshot_seq
+        assert report.events_replayed == recording.tail
+        assert report.seq == expected["lastSeq"]
+        assert_recovers_what_the_old_worker_answered(table, settings, recording)
     finally:
         table.close()
 
 
-def test_old_journal_alone_recovers(broker: Broker, tmp_path: Path) -> None:
-    settings = load_recording(broker, tmp_path, snapshots=False, change=None)
+def test_old_journal_alone_recovers(broker: Broker, tmp_path: Path, recording: Recording) -> None:
+    expected = recording.expected
+    settings = load_recording(broker, tmp_path, snapshots=False, change=None, recording=recording)
     assert read_topic(settings, settings.topics.snapshots) == []
     report, table = recover(settings, tmp_path)
     try:
         assert report.source == "journal"
         assert report.snapshot_seq is None
-        assert report.events_replayed == report.seq == EXPECTED["lastSeq"]
-        assert_recovers_what_the_old_worker_answered(table, settings)
+        assert report.events_replayed == report.seq == expected["lastSeq"]
+        assert_recovers_what_the_old_worker_answered(table, settings, recording)
     finally:
         table.close()
 
 
 @pytest.mark.parametrize(
-    ("changed", "source", "snapshot_seq"),
+    ("reformatted", "source"),
     [
-        pytest.param({263: {"format": 2}}, "snapshot", 203, id="newest-format-2"),
-        pytest.param({263: {"format": 2}, 203: {"format": 2}}, "journal", None, id="all-format-2"),
+        pytest.param("newest", "snapshot", id="newest-format-2"),
+        pytest.param("both", "journal", id="all-format-2"),
     ],
 )
 def test_a_snapshot_of_another_format_is_skipped(
     broker: Broker,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
-    changed: dict[int, dict[str, Any]],
+    recording: Recording,
+    reformatted: str,
     source: str,
-    snapshot_seq: int | None,
 ) -> None:
-    settings = load_recording(broker, tmp_path, snapshots=True, change=changed)
+    """The newest kept snapshot's header says format 2 (recovery falls back to the older one), or
+    both kept ones do (recovery falls back to the journal alone)."""
+    expected = recording.expected
+    older, newest = recording.kept
+    seqs = [newest] if reformatted == "newest" else [newest, older]
+    changed = {seq: {"format": 2} for seq in seqs}
+    snapshot_seq = older if source == "snapshot" else None
+    settings = load_recording(broker, tmp_path, snapshots=True, change=changed, recording=recording)
     with caplog.at_level(logging.WARNING, logger="coordinator.worker.recovery"):
         report, table = recover(settings, tmp_path)
     try:
@@ -338,7 +413,7 @@ def test_a_snapshot_of_another_format_is_skipped(
         ]
         assert report.source == source
         assert report.snapshot_seq == snapshot_seq
-        assert report.events_replayed == EXPECTED["lastSeq"] - (snapshot_seq or 0)
-        assert_recovers_what_the_old_worker_answered(table, settings)
+        assert report.events_replayed == expected["lastSeq"] - (snapshot_seq or 0)
+        assert_recovers_what_the_old_worker_answered(table, settings, recording)
     finally:
         table.close()
