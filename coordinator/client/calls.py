@@ -132,11 +132,21 @@ def list_page(
     after: str | None = None,
     *,
     group: str | None = None,
+    selector: str | None = None,
+    name_prefix: str | None = None,
 ) -> Call[PipelinePage]:
-    """One page of pipelines in id order (in ``group`` only, when given); pass the page's
+    """One page of pipelines in id order (only those in ``group``, matching the label
+    ``selector`` and whose name starts with ``name_prefix``, when given); pass the page's
     ``next`` as ``after`` for the next."""
     wanted = status_of(status) if status is not None else None
-    command = ListPipelines(status=wanted, limit=limit, after=after, group=group)
+    command = ListPipelines(
+        status=wanted,
+        limit=limit,
+        after=after,
+        group=group,
+        label_selector=selector,
+        name_prefix=name_prefix,
+    )
     return Call(command, _instance_of(PipelinePage))
 
 
@@ -250,6 +260,7 @@ class CommandCalls:
     move_pipeline = CallOf(group_calls.move_pipeline)
     group = CallOf(group_calls.group)
     list_groups = CallOf(group_calls.list_groups)
+    set_labels = CallOf(group_calls.set_labels)
 
 
 def barrier() -> Call[PipelinePage]:
@@ -269,17 +280,28 @@ class Paging:
         status: PipelineStatus | str | None,
         page_size: int | None,
         group: str | None = None,
+        selector: str | None = None,
+        name_prefix: str | None = None,
     ) -> None:
         self.status = status
         self.page_size = page_size
         self.group = group
+        self.selector = selector
+        self.name_prefix = name_prefix
         self.after: str | None = None
         self.done = False
 
     def next_call(self) -> Call[PipelinePage] | None:
         if self.done:
             return None
-        return list_page(self.status, self.page_size, self.after, group=self.group)
+        return list_page(
+            self.status,
+            self.page_size,
+            self.after,
+            group=self.group,
+            selector=self.selector,
+            name_prefix=self.name_prefix,
+        )
 
     def take(self, page: PipelinePage) -> list[PipelineInfo]:
         """The page's pipelines; the next call asks for those after them."""

@@ -1,4 +1,5 @@
-"""The calls about pipeline groups: their builders, for ``CommandCalls`` (see ``calls``)."""
+"""The calls about pipeline groups and labels: their builders, for ``CommandCalls`` (see
+``calls``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from coordinator.domain.commands import (
     MovePipeline,
     SetGroupQuota,
     SetGroupState,
+    SetPipelineLabels,
 )
 from coordinator.domain.model import GroupState, PipelineInfo
 from coordinator.domain.replies import Availability, GroupInfo, GroupPage, ReplyValue
@@ -135,3 +137,11 @@ def availability(
         priority=priority,
     )
     return Call(command, _as(Availability))
+
+
+def set_labels(
+    pipeline_id: str, labels: Mapping[str, str], command_id: str | None = None
+) -> Call[PipelineInfo]:
+    """Replace a pipeline's labels; the reply is the pipeline after the change."""
+    command = SetPipelineLabels(pipeline_id=pipeline_id, labels=dict(labels), command_id=command_id)
+    return Call(command, _as(PipelineInfo))

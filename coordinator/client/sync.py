@@ -104,10 +104,12 @@ class CoordinatorClient(calls.CommandCalls, BlockingCore):
         page_size: int | None = None,
         *,
         group: str | None = None,
+        selector: str | None = None,
+        name_prefix: str | None = None,
     ) -> Iterator[PipelineInfo]:
-        """Every pipeline (optionally of one status, of one group) in ``pipelineId`` order, page
-        by page."""
-        paging = calls.Paging(status, page_size, group)
+        """Every pipeline (optionally only those of one status, of one group, matching a label
+        selector, with a name prefix) in ``pipelineId`` order, page by page."""
+        paging = calls.Paging(status, page_size, group, selector, name_prefix)
         while (call := paging.next_call()) is not None:
             yield from paging.take(self.request_value(call))
 

@@ -110,6 +110,8 @@ def admit(
         f"exceeded quota: {where}, {binding.dimension}: requested {binding.requested}, "
         f"used {binding.used}, limited {binding.limit}"
     )
+    if fits:
+        message += f"; preempting {', '.join(candidates)} would make it fit"
     error = ErrorInfo.model_validate(
         {
             "code": ErrorCode.QUOTA_EXCEEDED,

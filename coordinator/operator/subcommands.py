@@ -26,6 +26,7 @@ from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import SystemStatus
 from coordinator.operator import render
 from coordinator.operator.groups import groups_app, move, quota_app
+from coordinator.operator.labels import labels_app
 from coordinator.operator.limits import limits_app
 from coordinator.operator.session import (
     EXIT_REFUSED,
@@ -116,10 +117,21 @@ def list_pipelines(
     group: Annotated[
         str | None, typer.Option("--group", help="Only pipelines in this group.")
     ] = None,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            "--selector", "-l", help="Only pipelines whose labels match, e.g. 'team=a,tier!=b'."
+        ),
+    ] = None,
+    name_prefix: Annotated[
+        str | None, typer.Option("--name-prefix", help="Only names that start with this.")
+    ] = None,
 ) -> None:
-    """Every registered pipeline (all pages), by id; --json prints a JSON array."""
+    """Every registered pipeline (all pages) that matches, by id; --json prints a JSON array."""
     with session(connection) as client:
-        items = client.list_pipelines(status, page_size=1000, group=group)
+        items = client.list_pipelines(
+            status, page_size=1000, group=group, selector=selector, name_prefix=name_prefix
+        )
         if connection.json:
             for chunk in render.json_array(items):
                 sys.stdout.write(chunk)
@@ -352,3 +364,4 @@ def add_operator_commands(app: typer.Typer) -> None:
     app.add_typer(groups_app(), name="groups")
     app.add_typer(quota_app(), name="quota")
     app.command("move")(connected(move))
+    app.add_typer(labels_app(), name="labels")

@@ -4,22 +4,26 @@
 - ``/health/live``: 200 while the process serves HTTP at all.
 - ``/health/ready``: 200 once recovery is complete and the worker is either serving or a
   standby following the journal; 503 (with the reason) while it recovers or takes over.
-- ``/status``, ``/pipelines?status=&limit=&after=``, ``/pipelines/{id}``: this worker's view of
-  the state, in exactly the JSON of the ``GetSystemStatus``, ``ListPipelines`` and
-  ``GetPipelineInfo`` replies. A standby answers from the journal it has folded so far.
+- ``/status``, ``/pipelines?status=&group=&labelSelector=&namePrefix=&limit=&after=``,
+  ``/pipelines/{id}``, ``/groups?limit=&after=``, ``/groups/{id}``: this worker's view of the
+  state, in exactly the JSON of the ``GetSystemStatus``, ``ListPipelines``, ``GetPipelineInfo``,
+  ``ListGroups`` and ``GetGroup`` replies (the queries are decided by the same rules as on the
+  commands topic). A standby answers from the journal it has folded so far.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from coordinator.domain.model import PipelineStatus
-from coordinator.domain.queries import count_stale, list_page, system_status
-from coordinator.domain.validation import MAX_ID_LENGTH
+from coordinator.domain.codec import DecodeError, decode_command
+from coordinator.domain.decider import Answered, Refused, decide
+from coordinator.domain.queries import count_stale, marked_stale, stale_before, system_status
+from coordinator.worker.processing import context_for
 from coordinator.worker.roles import Role
 from coordinator.worker.service import CoordinatorService
 
@@ -29,6 +33,52 @@ JSON = "application/json"
 def _problem(view: Any, status: int, message: str) -> Any:
     body = json.dumps({"error": {"code": "INVALID_ARGUMENT", "message": message}}).encode()
     return view.bytes(body, content_type=JSON, status=status)
+
+
+def _decided(service: CoordinatorService, command: dict[str, Any]) -> tuple[int, Any]:
+    """The answer of a query decided against this worker's table, or a 400 naming what is
+    wrong: the same rules as the command on the commands topic."""
+    decoded = decode_command(json.dumps(command).encode())
+    if isinstance(decoded, DecodeError):
+        return 400, decoded.error.message
+    decision = decide(decoded, service.table, context_for(service.settings, datetime.now(UTC)))
+    if isinstance(decision, Refused):
+        return 400, decision.error.message
+    assert isinstance(decision, Answered)  # a query is answered or refused
+    return 200, decision.value
+
+
+def _add_group_routes(app: faust.App, service: CoordinatorService) -> None:
+    @app.page("/groups")
+    async def groups(view: Any, request: Any) -> Any:
+        if service.role in (Role.STARTING, Role.RECOVERING):
+            return _problem(view, 503, "the worker is recovering")
+        limit_text = request.query.get("limit")
+        try:
+            limit = int(limit_text) if limit_text else None
+        except ValueError:
+            return _problem(view, 400, "limit must be an integer")
+        command: dict[str, Any] = {"type": "ListGroups"}
+        if limit is not None:
+            command["limit"] = limit
+        if request.query.get("after") is not None:
+            command["after"] = request.query.get("after")
+        code, value = _decided(service, command)
+        if code != 200:
+            return _problem(view, code, value)
+        return view.bytes(value.to_json(), content_type=JSON)
+
+    @app.page("/groups/{group_id}")
+    async def group(view: Any, request: Any, group_id: str) -> Any:
+        if service.role in (Role.STARTING, Role.RECOVERING):
+            return _problem(view, 503, "the worker is recovering")
+        code, value = _decided(service, {"type": "GetGroup", "groupId": group_id})
+        if code != 200:
+            return _problem(view, code, value)
+        if value is None:
+            body = {"code": "GROUP_NOT_FOUND", "message": f"group {group_id!r} does not exist"}
+            return view.bytes(json.dumps({"error": body}).encode(), content_type=JSON, status=404)
+        return view.bytes(value.to_json(), content_type=JSON)
 
 
 def add_routes(app: faust.App, service: CoordinatorService) -> None:
@@ -82,24 +132,23 @@ def add_routes(app: faust.App, service: CoordinatorService) -> None:
         if service.role in (Role.STARTING, Role.RECOVERING):
             return _problem(view, 503, "the worker is recovering")
         query = request.query
-        status_text = query.get("status")
         limit_text = query.get("limit")
-        after = query.get("after")
-        try:
-            wanted = PipelineStatus(status_text.lower()) if status_text else None
-        except ValueError:
-            allowed = ", ".join(s.value for s in PipelineStatus)
-            return _problem(view, 400, f"status must be one of {allowed}")
         try:
             limit = int(limit_text) if limit_text else None
         except ValueError:
             return _problem(view, 400, "limit must be an integer")
-        if limit is not None and limit < 1:
-            return _problem(view, 400, "limit must be at least 1")
-        if after is not None and len(after) > MAX_ID_LENGTH:
-            return _problem(view, 400, f"after must be at most {MAX_ID_LENGTH} characters")
-        page = list_page(service.table, wanted, limit, after, settings.max_reply_bytes)
-        return view.bytes(page.to_json(), content_type=JSON)
+        command: dict[str, Any] = {"type": "ListPipelines", "limit": limit}
+        for parameter in ("status", "after", "group", "labelSelector", "namePrefix"):
+            if query.get(parameter) is not None:
+                command[parameter] = query.get(parameter)
+        if command.get("status") == "":
+            del command["status"]
+        code, value = _decided(
+            service, {name: given for name, given in command.items() if given is not None}
+        )
+        if code != 200:
+            return _problem(view, code, value)
+        return view.bytes(value.to_json(), content_type=JSON)
 
     @app.page("/pipelines/{pipeline_id}")
     async def pipeline(view: Any, request: Any, pipeline_id: str) -> Any:
@@ -116,4 +165,9 @@ def add_routes(app: faust.App, service: CoordinatorService) -> None:
                 }
             ).encode()
             return view.bytes(body, content_type=JSON, status=404)
-        return view.bytes(info.to_json(), content_type=JSON)
+        cutoff = stale_before(service.table, settings.stale_after)
+        marked = marked_stale(info, cutoff)
+        assert marked is not None
+        return view.bytes(marked.to_json(), content_type=JSON)
+
+    _add_group_routes(app, service)

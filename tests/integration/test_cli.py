@@ -303,3 +303,36 @@ def test_connection_errors_say_what_to_do(deployment: Deployment) -> None:
     no_worker = cli("info", "p1", "--timeout", "0.3", code=2)
     assert "is a coordinator worker running" in no_worker.stderr
     assert no_worker.stdout == ""
+
+
+def test_groups_quotas_moves_and_labels_from_the_command_line(deployment: Deployment) -> None:
+    deployment.worker().start().wait_serving()
+    cli = Cli(deployment)
+
+    created = cli.json("groups", "create", "payments", "--label", "team=payments")
+    assert (created["groupId"], created["revision"]) == ("payments", 1)
+    capped = cli.json("quota", "set", "payments", "--pipelines", "1", "--cpu", "40")
+    assert capped["quota"] == {"maxCpuPercent": 40.0, "maxMemoryMB": None, "maxPipelines": 1}
+    cli("register", "p1", "One", "--group", "payments", "--cpu", "30", "--priority", "1")
+    refused = cli("register", "p2", "Two", "--group", "payments", "--priority", "5", code=1)
+    assert (
+        "QUOTA_EXCEEDED" in refused.stderr and "preempting p1 would make it fit" in refused.stderr
+    )
+    check = cli("check", "--cpu", "20", "--memory-mb", "0", "--group", "payments", code=1)
+    assert "Not available: group payments" in check.stdout
+    assert "cpuPercent" in check.stdout or "pipelines" in check.stdout
+    table = cli("groups", "list").stdout
+    assert "payments" in table and "1 / 1" in table
+    cli("quota", "set", "payments", "--pipelines", "none")
+    cli("groups", "close", "payments")
+    closed = cli("register", "p3", "Three", "--group", "payments", code=1)
+    assert "GROUP_CLOSED" in closed.stderr
+    cli("groups", "create", "batch")
+    moved = cli.json("move", "p1", "batch")
+    assert moved["group"] == "batch"
+    cli("labels", "set", "p1", "tier=gold", "team=payments")
+    listed = cli.json("list", "--selector", "tier=gold,team in (payments)")
+    assert [item["pipelineId"] for item in listed] == ["p1"]
+    assert cli.json("list", "--group", "payments") == []
+    cli("groups", "delete", "payments")
+    assert cli("groups", "show", "payments", code=1).stderr.startswith("group 'payments'")

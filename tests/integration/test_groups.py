@@ -14,6 +14,7 @@ import pytest
 
 from tests.fixtures.workers import Deployment
 from tests.integration.support import assert_worker_matches_journal, read_topic
+from tests.integration.test_observability import http
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,3 +183,18 @@ def test_groups_typed_into_the_console_producer_and_kept_across_a_take_over(
         assert taken_over is not None
         assert json.loads(taken_over.to_json()) == payments
         assert_worker_matches_journal(deployment.settings, client)
+        client.set_labels("orders", {"team": "payments", "tier": "gold"})
+        client.set_labels("refunds", {"team": "payments", "tier": "batch"})
+        matching = client.list_pipelines(selector="team=payments,tier!=batch")
+        assert [info.pipeline_id for info in matching] == ["orders"]
+
+    # The HTTP read views answer by the same rules, from the worker's own table.
+    code, body = http(second, "/groups/payments")
+    assert code == 200 and json.loads(body) == payments
+    assert http(second, "/groups/nope")[0] == 404
+    code, body = http(second, "/pipelines?labelSelector=tier%3Dbatch")
+    assert code == 200 and [item["pipelineId"] for item in json.loads(body)["items"]] == ["refunds"]
+    code, body = http(second, "/pipelines?labelSelector=tier%20in%20(gold")
+    assert code == 400 and b"labelSelector" in body
+    code, body = http(second, "/groups?limit=1")
+    assert code == 200 and json.loads(body)["next"] == "batch"
