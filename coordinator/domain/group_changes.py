@@ -39,31 +39,35 @@ def _group_moved(
     """``group`` with ``before`` taken out of it and ``after`` put in (either may be None)."""
     old_cpu, old_memory = charge_of(before)
     new_cpu, new_memory = charge_of(after)
-    return replaced(
-        group,
-        {
-            "charged_cpu": group.charged_cpu - old_cpu + new_cpu,
-            "charged_memory_mb": group.charged_memory_mb - old_memory + new_memory,
-            "count_by_status": counts_moved(
-                group.count_by_status,
-                before.status if before else None,
-                after.status if after else None,
-            ),
-        },
-    )
+    old_status = before.status if before is not None else None
+    new_status = after.status if after is not None else None
+    if old_cpu == new_cpu and old_memory == new_memory and old_status == new_status:
+        return group  # a status report of the same status: nothing to move
+    update: dict[str, object] = {
+        "charged_cpu": group.charged_cpu - old_cpu + new_cpu,
+        "charged_memory_mb": group.charged_memory_mb - old_memory + new_memory,
+    }
+    if old_status != new_status:
+        update["count_by_status"] = counts_moved(group.count_by_status, old_status, new_status)
+    return replaced(group, update)
 
 
 def groups_moved(
-    groups: Mapping[str, Group], current: PipelineInfo | None, after: PipelineInfo | None
+    groups: dict[str, Group], current: PipelineInfo | None, after: PipelineInfo | None
 ) -> dict[str, Group]:
     """The groups after a pipeline changed from ``current`` to ``after``: its charge and its
     status count move within its group, or from one group to the other."""
-    moved = dict(groups)
     old = current.group if current is not None else None
     new = after.group if after is not None else None
     if old is not None and old == new:
-        moved[old] = _group_moved(_known(moved, old), current, after)
+        group = _known(groups, old)
+        changed = _group_moved(group, current, after)
+        if changed is group:
+            return groups  # the same mapping: a summary that shares it changes nothing
+        moved = dict(groups)
+        moved[old] = changed
         return moved
+    moved = dict(groups)
     if old is not None:
         moved[old] = _group_moved(_known(moved, old), current, None)
     if new is not None:

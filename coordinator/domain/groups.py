@@ -34,13 +34,16 @@ def charge_of(info: PipelineInfo | None) -> tuple[int, int]:
     and its latest report; nothing for no pipeline."""
     if info is None:
         return 0, 0
-    cpu = cpu_units(info.cpu_percent)
-    if info.requested_cpu_percent is not None:
-        cpu = max(cpu, cpu_units(info.requested_cpu_percent))
+    requested_cpu = info.requested_cpu_percent
+    cpu = info.cpu_percent
+    # Compared as floats first: the exact units are only made of the greater one.
+    if requested_cpu is not None and requested_cpu > cpu:
+        cpu = requested_cpu
     memory = info.memory_mb
-    if info.requested_memory_mb is not None:
-        memory = max(memory, info.requested_memory_mb)
-    return cpu, memory
+    requested_memory = info.requested_memory_mb
+    if requested_memory is not None and requested_memory > memory:
+        memory = requested_memory
+    return cpu_units(cpu), memory
 
 
 @dataclass(frozen=True, slots=True)
