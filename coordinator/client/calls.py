@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
 
 from coordinator.client import group_calls
-from coordinator.client.errors import ClientError
-from coordinator.client.requests import Call, Delivery
+from coordinator.client.requests import Call, Delivery, instance_of, instance_or_none
 from coordinator.domain.commands import (
     CheckResourceAvailability,
     CommandModel,
@@ -31,7 +30,6 @@ from coordinator.domain.commands import (
 from coordinator.domain.model import PipelineInfo, PipelineStatus
 from coordinator.domain.replies import (
     PipelinePage,
-    ReplyValue,
     RuntimeLimits,
     StateSummary,
     SystemStatus,
@@ -46,21 +44,6 @@ P = ParamSpec("P")
 
 def _fire(command: CommandModel, confirm: bool) -> Call[None]:
     return Call(command, lambda _value: None, Delivery.CONFIRM if confirm else Delivery.SEND)
-
-
-def _instance_of(kind: type[T]) -> Callable[[ReplyValue], T]:
-    def read(value: ReplyValue) -> T:
-        if isinstance(value, kind):
-            return value
-        raise ClientError(
-            f"unexpected reply value: wanted {kind.__name__}, got {type(value).__name__}"
-        )
-
-    return read
-
-
-def _pipeline_or_none(value: ReplyValue) -> PipelineInfo | None:
-    return None if value is None else _instance_of(PipelineInfo)(value)
 
 
 def status_of(status: PipelineStatus | str) -> PipelineStatus:
@@ -99,13 +82,13 @@ def register(
         priority=priority,
         preemptible=preemptible,
     )
-    return Call(command, _instance_of(StateSummary))
+    return Call(command, instance_of(StateSummary))
 
 
 def unregister(pipeline_id: str, command_id: str | None = None) -> Call[StateSummary]:
     """Remove a pipeline; the reply is the state summary after it (with its last info)."""
     command = UnregisterPipeline(pipeline_id=pipeline_id, command_id=command_id)
-    return Call(command, _instance_of(StateSummary))
+    return Call(command, instance_of(StateSummary))
 
 
 def check_resources(cpu_percent: float, memory_mb: int) -> Call[bool]:
@@ -113,17 +96,17 @@ def check_resources(cpu_percent: float, memory_mb: int) -> Call[bool]:
     command = CheckResourceAvailability(
         estimated_cpu_percent=cpu_percent, estimated_memory_mb=memory_mb
     )
-    return Call(command, _instance_of(bool))
+    return Call(command, instance_of(bool))
 
 
 def system_status() -> Call[SystemStatus]:
     """Health, counts, totals, limits, and the pipelines if they fit in one reply."""
-    return Call(GetSystemStatus(), _instance_of(SystemStatus))
+    return Call(GetSystemStatus(), instance_of(SystemStatus))
 
 
 def pipeline_info(pipeline_id: str) -> Call[PipelineInfo | None]:
     """One pipeline's info, or None if it is not registered."""
-    return Call(GetPipelineInfo(pipeline_id=pipeline_id), _pipeline_or_none)
+    return Call(GetPipelineInfo(pipeline_id=pipeline_id), instance_or_none(PipelineInfo))
 
 
 def list_page(
@@ -147,7 +130,7 @@ def list_page(
         label_selector=selector,
         name_prefix=name_prefix,
     )
-    return Call(command, _instance_of(PipelinePage))
+    return Call(command, instance_of(PipelinePage))
 
 
 def update_status(
@@ -204,7 +187,7 @@ def set_limits(
         reason=reason,
         command_id=command_id,
     )
-    return Call(command, _instance_of(RuntimeLimits))
+    return Call(command, instance_of(RuntimeLimits))
 
 
 def reset_limits(
@@ -217,7 +200,7 @@ def reset_limits(
     command = ResetResourceLimits(
         expected_revision=expected_revision, reason=reason, command_id=command_id
     )
-    return Call(command, _instance_of(RuntimeLimits))
+    return Call(command, instance_of(RuntimeLimits))
 
 
 class CallOf(Generic[P, T]):

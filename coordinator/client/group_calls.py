@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from coordinator.client.errors import ClientError
-from coordinator.client.requests import Call
+from coordinator.client.requests import Call, instance_of, instance_or_none
 from coordinator.domain.commands import (
     CheckResourceAvailability,
     CreateGroup,
@@ -20,21 +19,10 @@ from coordinator.domain.commands import (
     SetPipelineLabels,
 )
 from coordinator.domain.model import GroupState, PipelineInfo
-from coordinator.domain.replies import Availability, GroupInfo, GroupPage, ReplyValue
+from coordinator.domain.replies import Availability, GroupInfo, GroupPage
 
 UNCHANGED: Any = object()
 """A quota dimension left as it is (``None`` removes its cap)."""
-
-
-def _as(kind: type[Any], *, nullable: bool = False) -> Callable[[ReplyValue], Any]:
-    def read(value: ReplyValue) -> Any:
-        if isinstance(value, kind) or (nullable and value is None):
-            return value
-        raise ClientError(
-            f"unexpected reply value: wanted {kind.__name__}, got {type(value).__name__}"
-        )
-
-    return read
 
 
 def create_group(
@@ -44,7 +32,7 @@ def create_group(
     command = CreateGroup(
         group_id=group_id, labels=dict(labels) if labels else None, command_id=command_id
     )
-    return Call(command, _as(GroupInfo))
+    return Call(command, instance_of(GroupInfo))
 
 
 def set_quota(
@@ -77,7 +65,7 @@ def set_quota(
             **given,
         }
     )
-    return Call(command, _as(GroupInfo))
+    return Call(command, instance_of(GroupInfo))
 
 
 def set_group_state(
@@ -94,12 +82,12 @@ def set_group_state(
         expected_revision=expected_revision,
         command_id=command_id,
     )
-    return Call(command, _as(GroupInfo))
+    return Call(command, instance_of(GroupInfo))
 
 
 def delete_group(group_id: str, command_id: str | None = None) -> Call[None]:
     """Delete an empty group."""
-    return Call(DeleteGroup(group_id=group_id, command_id=command_id), _as(type(None)))
+    return Call(DeleteGroup(group_id=group_id, command_id=command_id), lambda _value: None)
 
 
 def move_pipeline(
@@ -107,17 +95,17 @@ def move_pipeline(
 ) -> Call[PipelineInfo]:
     """Move a pipeline to another group (checked against its quota); the reply is the pipeline."""
     command = MovePipeline(pipeline_id=pipeline_id, group_id=group_id, command_id=command_id)
-    return Call(command, _as(PipelineInfo))
+    return Call(command, instance_of(PipelineInfo))
 
 
 def group(group_id: str) -> Call[GroupInfo | None]:
     """One group, or None if there is none."""
-    return Call(GetGroup(group_id=group_id), _as(GroupInfo, nullable=True))
+    return Call(GetGroup(group_id=group_id), instance_or_none(GroupInfo))
 
 
 def list_groups(limit: int | None = None, after: str | None = None) -> Call[GroupPage]:
     """One page of groups in id order; pass the page's ``next`` as ``after`` for the next."""
-    return Call(ListGroups(limit=limit, after=after), _as(GroupPage))
+    return Call(ListGroups(limit=limit, after=after), instance_of(GroupPage))
 
 
 def availability(
@@ -136,7 +124,7 @@ def availability(
         detail=True,
         priority=priority,
     )
-    return Call(command, _as(Availability))
+    return Call(command, instance_of(Availability))
 
 
 def set_labels(
@@ -144,4 +132,4 @@ def set_labels(
 ) -> Call[PipelineInfo]:
     """Replace a pipeline's labels; the reply is the pipeline after the change."""
     command = SetPipelineLabels(pipeline_id=pipeline_id, labels=dict(labels), command_id=command_id)
-    return Call(command, _as(PipelineInfo))
+    return Call(command, instance_of(PipelineInfo))

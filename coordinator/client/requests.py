@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from coordinator.client.errors import CommandRefusedError, ReplyTimeoutError
+from coordinator.client.errors import ClientError, CommandRefusedError, ReplyTimeoutError
 from coordinator.config import Settings
 from coordinator.domain.commands import FIRE_AND_FORGET, CommandModel
 from coordinator.domain.replies import Reply, ReplyValue
@@ -119,3 +119,22 @@ def timeout_error(
         f"{settings.topic_prefix!r}? Start one with `coordinator worker`, or check "
         "COORDINATOR_TOPIC_PREFIX (--prefix). Retrying with the same commandId is safe."
     )
+
+
+def instance_of(kind: type[T]) -> Callable[[ReplyValue], T]:
+    """The reader of a call whose accepted reply's value is a ``kind``."""
+
+    def read(value: ReplyValue) -> T:
+        if isinstance(value, kind):
+            return value
+        raise ClientError(
+            f"unexpected reply value: wanted {kind.__name__}, got {type(value).__name__}"
+        )
+
+    return read
+
+
+def instance_or_none(kind: type[T]) -> Callable[[ReplyValue], T | None]:
+    """The reader of a call whose value is a ``kind`` or null (nothing found)."""
+    read = instance_of(kind)
+    return lambda value: None if value is None else read(value)
