@@ -288,6 +288,14 @@ SUMMARY_EVENTS: frozenset[str] = frozenset(
 )
 """Event types whose change carries the summary reply of the command that caused them."""
 
+RESULT_EVENTS: frozenset[str] = frozenset(
+    type_name(event)
+    for command in COMMAND_TYPES
+    if command.declared.replies is SuccessReply.RESULT
+    for event in command.declared.emits
+)
+"""Event types whose change carries what it made (the pipeline, the group, the limits after it)."""
+
 FIRE_AND_FORGET: frozenset[str] = frozenset(
     type_name(command).lower()
     for command in COMMAND_TYPES

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import assert_never
 
+from coordinator.domain.change import Change
 from coordinator.domain.events import (
     AnyGroupEvent,
     GroupCreated,
@@ -13,8 +14,8 @@ from coordinator.domain.events import (
     GroupQuotaChanged,
     GroupStateChanged,
 )
-from coordinator.domain.groups import charge_of
-from coordinator.domain.model import Group, PipelineInfo, PipelineStatus
+from coordinator.domain.groups import charge_of, group_info
+from coordinator.domain.model import Group, PipelineInfo, PipelineStatus, Summary, latest
 from coordinator.domain.wire import replaced
 
 
@@ -101,3 +102,23 @@ def next_group(current: Group | None, event: AnyGroupEvent) -> Group | None:
             return None
         case _:
             assert_never(event)
+
+
+def group_change(before: Summary, event: AnyGroupEvent) -> Change:
+    """The change a group's own event makes: the summary's groups, and the group as the reply."""
+    groups = dict(before.groups)
+    after = next_group(groups.get(event.group_id), event)
+    if after is None:
+        groups.pop(event.group_id, None)
+    else:
+        groups[event.group_id] = after
+    summary = replaced(
+        before,
+        {
+            "seq": event.seq,
+            "groups": groups,
+            "last_updated": latest(event.timestamp, before.last_updated),
+        },
+    )
+    reply = group_info(after) if after is not None else None
+    return Change(None, None, summary, reply=reply)

@@ -10,15 +10,14 @@ rules, and folding the journal gives the same state wherever it is folded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import assert_never
 
 from pydantic import Field
 
-from coordinator.domain.commands import CAUSED_BY, SUMMARY_EVENTS
+from coordinator.domain.change import Change
+from coordinator.domain.commands import CAUSED_BY, RESULT_EVENTS, SUMMARY_EVENTS
 from coordinator.domain.events import (
-    AnyGroupEvent,
     AnyPipelineEvent,
     Event,
     GroupEvent,
@@ -31,8 +30,7 @@ from coordinator.domain.events import (
     ResourceLimitsChanged,
     ResourceUsageReported,
 )
-from coordinator.domain.group_changes import counts_moved, groups_moved, next_group
-from coordinator.domain.groups import group_info
+from coordinator.domain.group_changes import counts_moved, group_change, groups_moved
 from coordinator.domain.model import (
     PipelineInfo,
     PipelineStatus,
@@ -49,28 +47,6 @@ from coordinator.domain.wire import WireModel, replaced
 
 DEFAULT_APPLIED_CAPACITY = 10_000
 """How many applied ``commandId``s are remembered for idempotent retries, by default."""
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass takes twice as long to build
-class Change:
-    """What one event does to a state: the pipeline ``pipeline_id`` becomes ``pipeline`` (None
-    deletes it); an event about the registry as a whole has no ``pipeline_id``."""
-
-    pipeline_id: str | None
-    pipeline: PipelineInfo | None
-    summary: Summary
-    applied: AppliedCommand | None = None
-    ring_slot: int | None = None
-    forget: str | None = None
-    """A ``commandId`` that falls out of the ring and is forgotten."""
-    reply: ReplyValue = None
-    """What the command that caused the event answers (registrations and unregistrations)."""
-    previous: PipelineInfo | None = None
-    """The pipeline before the event (None when it was not registered)."""
-
-    @property
-    def removed(self) -> bool:
-        return self.pipeline_id is not None and self.pipeline is None
 
 
 def summary_reply(summary: Summary, pipeline_id: str, info: PipelineInfo | None) -> StateSummary:
@@ -161,27 +137,8 @@ def change_for(
     if isinstance(event, LimitsEvent):
         return _with_applied(view, event, _limits_change(view.summary, event), applied_capacity)
     if isinstance(event, GroupEvent):
-        return _with_applied(view, event, _group_change(view.summary, event), applied_capacity)
+        return _with_applied(view, event, group_change(view.summary, event), applied_capacity)
     return _with_applied(view, event, _pipeline_change(view, event), applied_capacity)
-
-
-def _group_change(before: Summary, event: AnyGroupEvent) -> Change:
-    groups = dict(before.groups)
-    after = next_group(groups.get(event.group_id), event)
-    if after is None:
-        groups.pop(event.group_id, None)
-    else:
-        groups[event.group_id] = after
-    summary = replaced(
-        before,
-        {
-            "seq": event.seq,
-            "groups": groups,
-            "last_updated": latest(event.timestamp, before.last_updated),
-        },
-    )
-    reply = group_info(after) if after is not None else None
-    return Change(None, None, summary, reply=reply)
 
 
 def _limits_change(before: Summary, event: LimitsEvent) -> Change:
@@ -224,7 +181,7 @@ def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
     reply: ReplyValue = None
     if event.type in SUMMARY_EVENTS:
         reply = summary_reply(summary, event.pipeline_id, after if after else current)
-    elif isinstance(event, PipelineMoved | PipelineLabelsChanged):
+    elif event.type in RESULT_EVENTS:  # what the change made: the pipeline after it
         reply = after
     return Change(event.pipeline_id, after, summary, reply=reply, previous=current)
 

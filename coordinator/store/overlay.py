@@ -10,8 +10,8 @@ import bisect
 from collections.abc import Iterator
 from datetime import datetime
 
+from coordinator.domain.change import Change
 from coordinator.domain.model import PipelineInfo, Summary
-from coordinator.domain.state import Change
 from coordinator.domain.view import AppliedCommand, StateView
 
 _ABSENT = object()

@@ -22,8 +22,8 @@ from pathlib import Path
 from pydantic import Field
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
+from coordinator.domain.change import Change
 from coordinator.domain.model import PipelineInfo, Summary
-from coordinator.domain.state import Change
 from coordinator.domain.view import AppliedCommand
 from coordinator.domain.wire import WireModel
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import assert_never
 
 from coordinator.config import Settings
+from coordinator.domain.change import Change
 from coordinator.domain.codec import DecodeError, decode_command
 from coordinator.domain.commands import REPLIES_FROM_CHANGE, Command
 from coordinator.domain.decider import (
@@ -28,7 +29,7 @@ from coordinator.domain.decider import (
 from coordinator.domain.events import EVENT_TAG, Event
 from coordinator.domain.model import Summary
 from coordinator.domain.replies import ErrorCode, ErrorInfo, Reply, error_reply, ok_reply
-from coordinator.domain.state import Change, change_for
+from coordinator.domain.state import change_for
 from coordinator.domain.validation import reply_topic_problem
 from coordinator.domain.view import StateView
 from coordinator.kafka.records import (
