@@ -168,7 +168,8 @@ def _registered(seq: int, command_id: str | None, pid: str, ts: str) -> bytes:
     return (
         f'{{"type":"PipelineRegistered","seq":{seq},"commandId":{cid},"pipelineId":"{pid}",'
         f'"timestamp":"{ts}","name":"Pipeline {pid}","group":"default",'
-        '"requestedCpuPercent":null,"requestedMemoryMB":null,"priority":0,"preemptible":true}'
+        '"requestedCpuPercent":null,"requestedMemoryMB":null,"priority":0,"preemptible":true,'
+        '"reservationId":null}'
     ).encode()
 
 

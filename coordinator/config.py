@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         default=90.0, gt=0, description="A pipeline silent for longer (journal time) is stale."
     )
 
+    tick_interval_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often the active worker looks for due reservations to expire (0: never).",
+    )
+
     batch_max: int = Field(default=500, ge=1, description="Most commands applied in one batch.")
     session_timeout_ms: int = Field(
         default=6000, description="Consumer group session timeout: how fast a dead worker is seen."

@@ -19,6 +19,8 @@ class SuccessReply(Enum):
     """The state summary right after the change (a retry gets the same one again)."""
     RESULT = "result"
     """What the change made (the runtime limits after it); a retry gets the same one again."""
+    ACCEPTED = "accepted"
+    """Null, once applied (a retry gets the same)."""
     VALUE = "value"
     """The answer of a query, read from the state it met."""
     NOTHING = "nothing"
@@ -52,6 +54,8 @@ class Declaration:
                 return f"{self.purpose} Replies with the state summary{refused}."
             case SuccessReply.VALUE | SuccessReply.RESULT:
                 return f"{self.purpose} Replies with {self.answer}{refused}."
+            case SuccessReply.ACCEPTED:
+                return f"{self.purpose} Replies with null once applied{refused}."
             case SuccessReply.NOTHING:
                 return (
                     f"{self.purpose} Fire-and-forget: a reply only for an error, and only if "

@@ -36,6 +36,13 @@ from coordinator.domain.group_commands import (
     SetGroupState,
 )
 from coordinator.domain.model import Status
+from coordinator.domain.reservation_commands import (
+    ListReservations,
+    ReleaseReservation,
+    RequestPreemption,
+    ReserveResources,
+    Tick,
+)
 
 __all__ = [
     "CommandModel",
@@ -44,10 +51,15 @@ __all__ = [
     "DeleteGroup",
     "GetGroup",
     "ListGroups",
+    "ListReservations",
     "MovePipeline",
+    "ReleaseReservation",
+    "RequestPreemption",
+    "ReserveResources",
     "SetGroupQuota",
     "SetGroupState",
     "SuccessReply",
+    "Tick",
 ]
 
 
@@ -56,7 +68,11 @@ class RegisterPipeline(CommandModel):
         "Register a new pipeline.",
         SuccessReply.SUMMARY,
         emits=(PipelineRegistered,),
-        refused_when="the id is already registered or the name is empty",
+        refused_when=(
+            "the id is already registered or the name is empty, the group is closed or its "
+            "quota or the limits would be exceeded (QUOTA_EXCEEDED), or the reservation named "
+            "does not exist (RESERVATION_NOT_FOUND) or has expired (RESERVATION_EXPIRED)"
+        ),
     )
 
     type: Literal["RegisterPipeline"] = "RegisterPipeline"
@@ -70,6 +86,8 @@ class RegisterPipeline(CommandModel):
     """Higher is more important (0 when left out)."""
     preemptible: bool | None = None
     """Whether a higher-priority admission may ask for its preemption (true when left out)."""
+    reservation_id: str | None = None
+    """Consume this reservation: its group and amounts become the pipeline's."""
 
 
 class UnregisterPipeline(CommandModel):
@@ -231,7 +249,12 @@ Command = Annotated[
     | DeleteGroup
     | MovePipeline
     | GetGroup
-    | ListGroups,
+    | ListGroups
+    | ReserveResources
+    | ReleaseReservation
+    | ListReservations
+    | Tick
+    | RequestPreemption,
     Field(discriminator="type"),
 ]
 
@@ -254,6 +277,11 @@ COMMAND_TYPES: tuple[type[CommandModel], ...] = (
     MovePipeline,
     GetGroup,
     ListGroups,
+    ReserveResources,
+    ReleaseReservation,
+    ListReservations,
+    Tick,
+    RequestPreemption,
 )
 
 
@@ -279,7 +307,8 @@ REPLIES_WITH_SUMMARY: frozenset[str] = frozenset(
 REPLIES_FROM_CHANGE: frozenset[str] = frozenset(
     type_name(command)
     for command in COMMAND_TYPES
-    if command.declared.replies in (SuccessReply.SUMMARY, SuccessReply.RESULT)
+    if command.declared.replies
+    in (SuccessReply.SUMMARY, SuccessReply.RESULT, SuccessReply.ACCEPTED)
 )
 """Command types whose accepted commands reply with what their change reports."""
 

@@ -39,15 +39,17 @@ from coordinator.domain.events import (
 )
 from coordinator.domain.groups import (
     Demand,
+    Held,
     binding_for,
     charge_of,
     group_info,
+    held_by_reservations,
     preemption_candidates,
     quota_merged,
 )
 from coordinator.domain.model import CPU_SCALE_BITS, DEFAULT_GROUP, Group, GroupQuota
 from coordinator.domain.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from coordinator.domain.replies import Availability, ErrorCode, ErrorInfo, GroupPage
+from coordinator.domain.replies import Availability, Binding, ErrorCode, ErrorInfo, GroupPage
 from coordinator.domain.selector import labels_problem
 from coordinator.domain.validation import (
     MAX_ID_LENGTH,
@@ -99,7 +101,8 @@ def admit(
             f"group {group.group_id!r} is closed: it accepts no new pipelines",
         )
     limits = state.summary.limits_over(context.limits) if check_limits else None
-    binding = binding_for(state.summary, group, demand, limits)
+    held = held_by_reservations(state.summary, group.group_id)
+    binding = binding_for(state.summary, group, demand, limits, held=held)
     if binding is None:
         return None
     candidates, fits = preemption_candidates(
@@ -110,6 +113,9 @@ def admit(
         f"exceeded quota: {where}, {binding.dimension}: requested {binding.requested}, "
         f"used {binding.used}, limited {binding.limit}"
     )
+    reserved = _reserved_part(held, binding)
+    if reserved:
+        message += f" ({reserved} of it reserved)"
     if fits:
         message += f"; preempting {', '.join(candidates)} would make it fit"
     error = ErrorInfo.model_validate(
@@ -122,6 +128,18 @@ def admit(
         }
     )
     return Refused(error, dead_letter=False)
+
+
+def _reserved_part(held: Held, binding: Binding) -> float:
+    """How much of the usage a refusal names is held by reservations."""
+    in_group = binding.scope == "group"
+    match binding.dimension:
+        case "pipelines":
+            return held.group_pipelines
+        case "cpuPercent":
+            return (held.group_cpu if in_group else held.total_cpu) / (1 << CPU_SCALE_BITS)
+        case "memoryMB":
+            return held.group_memory if in_group else held.total_memory
 
 
 def check(command: CheckResourceAvailability, state: StateView, context: Context) -> Decision:
@@ -274,6 +292,13 @@ def delete(command: DeleteGroup, state: StateView, seq: int, at: datetime) -> De
             f"group {group.group_id!r} has {group.pipelines} pipelines: move or unregister them "
             "first",
         )
+    held = held_by_reservations(state.summary, group.group_id)
+    if held.group_pipelines > 0:
+        return _refused(
+            ErrorCode.GROUP_NOT_EMPTY,
+            f"group {group.group_id!r} has {held.group_pipelines} outstanding reservations: "
+            "release them (ReleaseReservation) or let them expire first",
+        )
     return Accepted((GroupDeleted(**_stamp(command, group, seq, at)),))
 
 
@@ -311,7 +336,7 @@ def get(command: GetGroup, state: StateView) -> Decision:
     if refusal is not None:
         return refusal
     group = state.summary.groups.get(command.group_id)
-    return Answered(group_info(group) if group is not None else None)
+    return Answered(group_info(group, state.summary) if group is not None else None)
 
 
 def list_groups(command: ListGroups, state: StateView) -> Decision:
@@ -329,7 +354,7 @@ def list_groups(command: ListGroups, state: StateView) -> Decision:
     groups = state.summary.groups
     return Answered(
         GroupPage(
-            items=[group_info(groups[group_id]) for group_id in page],
+            items=[group_info(groups[group_id], state.summary) for group_id in page],
             next=page[-1] if len(ids) > wanted else None,
         )
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, assert_never
 
-from coordinator.domain import decide_groups, decide_limits
+from coordinator.domain import decide_groups, decide_limits, decide_reservations
 from coordinator.domain.commands import (
     CheckResourceAvailability,
     Command,
@@ -23,14 +23,19 @@ from coordinator.domain.commands import (
     GetSystemStatus,
     ListGroups,
     ListPipelines,
+    ListReservations,
     MovePipeline,
     RegisterPipeline,
+    ReleaseReservation,
     ReportResourceUsage,
+    RequestPreemption,
+    ReserveResources,
     ResetResourceLimits,
     SetGroupQuota,
     SetGroupState,
     SetPipelineLabels,
     SetResourceLimits,
+    Tick,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
@@ -176,6 +181,16 @@ def decide(command: Command, state: StateView, context: Context) -> Decision:
             return decide_limits.set_limits(command, state, seq, at)
         case ResetResourceLimits():
             return decide_limits.reset_limits(command, state, seq, at)
+        case ReserveResources():
+            return decide_reservations.reserve(command, state, context, seq, at)
+        case ReleaseReservation():
+            return decide_reservations.release(command, state, seq, at)
+        case ListReservations():
+            return decide_reservations.list_reservations(command, state)
+        case Tick():
+            return decide_reservations.tick(command, state, seq, at)
+        case RequestPreemption():
+            return decide_reservations.request_preemption(command, state, seq, at)
         case _:
             assert_never(command)
 
@@ -234,16 +249,22 @@ def _register(
     refusal = _refusal(command, state, _request_problem(command), known=False)
     if refusal is not None:
         return refusal
-    group_id = command.group if command.group is not None else DEFAULT_GROUP
-    group = state.summary.groups.get(group_id)
-    if group is None:
-        return decide_groups.group_not_found(group_id)
-    cpu, memory = command.requested_cpu_percent, command.requested_memory_mb
-    demand = Demand(cpu if cpu is not None else 0.0, memory if memory is not None else 0)
     priority = command.priority if command.priority is not None else 0
-    refusal = decide_groups.admit(state, context, group, demand, priority)
-    if refusal is not None:
-        return refusal
+    cpu, memory = command.requested_cpu_percent, command.requested_memory_mb
+    if command.reservation_id is not None:  # admitted when it was reserved
+        reservation = decide_reservations.consumed(command, state, at)
+        if isinstance(reservation, Refused):
+            return reservation
+        group_id, cpu, memory = reservation.group_id, reservation.cpu_percent, reservation.memory_mb
+    else:
+        group_id = command.group if command.group is not None else DEFAULT_GROUP
+        group = state.summary.groups.get(group_id)
+        if group is None:
+            return decide_groups.group_not_found(group_id)
+        demand = Demand(cpu if cpu is not None else 0.0, memory if memory is not None else 0)
+        refusal = decide_groups.admit(state, context, group, demand, priority)
+        if refusal is not None:
+            return refusal
     event = PipelineRegistered(
         **_stamp(command, seq, at),
         name=command.name,
@@ -252,6 +273,7 @@ def _register(
         requested_memory_mb=memory,
         priority=priority,
         preemptible=command.preemptible is not False,
+        reservation_id=command.reservation_id,
     )
     return Accepted((event,))
 

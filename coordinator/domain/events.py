@@ -65,6 +65,8 @@ class PipelineRegistered(PipelineEvent):
     requested_memory_mb: int | None = Field(default=None, alias="requestedMemoryMB")
     priority: int = 0
     preemptible: bool = True
+    reservation_id: str | None = None
+    """The reservation the registration consumed: its capacity is now the pipeline's request."""
 
 
 class PipelineUnregistered(PipelineEvent):
@@ -103,6 +105,14 @@ class PipelineLabelsChanged(PipelineEvent):
 
     type: Literal["PipelineLabelsChanged"] = "PipelineLabelsChanged"
     labels: dict[str, str]
+
+
+class PreemptionRequested(PipelineEvent):
+    """A pipeline was asked to give way (for ``forPipelineId``, when named); nothing is killed."""
+
+    type: Literal["PreemptionRequested"] = "PreemptionRequested"
+    for_pipeline_id: str | None = None
+    reason: str
 
 
 class GroupEvent(EventModel):
@@ -173,6 +183,39 @@ class ResourceLimitsReset(LimitsEvent):
     reason: str | None = None
 
 
+class ReservationEvent(EventModel):
+    """An event about one reservation (keyed by ``reservationId``)."""
+
+    reservation_id: str
+    group_id: str
+    timestamp: Timestamp
+
+    @property
+    def key(self) -> str:
+        return self.reservation_id
+
+
+class ResourcesReserved(ReservationEvent):
+    """Capacity was reserved in a group until ``expiresAt``: it counts as used from now on."""
+
+    type: Literal["ResourcesReserved"] = "ResourcesReserved"
+    cpu_percent: float
+    memory_mb: int = Field(alias="memoryMB")
+    expires_at: Timestamp
+
+
+class ReservationReleased(ReservationEvent):
+    """A reservation was given back before its expiry: its capacity is free again."""
+
+    type: Literal["ReservationReleased"] = "ReservationReleased"
+
+
+class ReservationExpired(ReservationEvent):
+    """A reservation reached its expiry (at a ``Tick``): its capacity is free again."""
+
+    type: Literal["ReservationExpired"] = "ReservationExpired"
+
+
 AnyPipelineEvent = (
     PipelineRegistered
     | PipelineUnregistered
@@ -180,8 +223,12 @@ AnyPipelineEvent = (
     | ResourceUsageReported
     | PipelineMoved
     | PipelineLabelsChanged
+    | PreemptionRequested
 )
 """The events about one pipeline."""
+
+AnyReservationEvent = ResourcesReserved | ReservationReleased | ReservationExpired
+"""The events about one reservation."""
 
 AnyGroupEvent = GroupCreated | GroupQuotaChanged | GroupStateChanged | GroupDeleted
 """The events about one pipeline group."""
@@ -193,12 +240,16 @@ Event = Annotated[
     | ResourceUsageReported
     | PipelineMoved
     | PipelineLabelsChanged
+    | PreemptionRequested
     | GroupCreated
     | GroupQuotaChanged
     | GroupStateChanged
     | GroupDeleted
     | ResourceLimitsChanged
-    | ResourceLimitsReset,
+    | ResourceLimitsReset
+    | ResourcesReserved
+    | ReservationReleased
+    | ReservationExpired,
     Field(discriminator="type"),
 ]
 
@@ -209,10 +260,14 @@ EVENT_TYPES: tuple[type[EventModel], ...] = (
     ResourceUsageReported,
     PipelineMoved,
     PipelineLabelsChanged,
+    PreemptionRequested,
     GroupCreated,
     GroupQuotaChanged,
     GroupStateChanged,
     GroupDeleted,
     ResourceLimitsChanged,
     ResourceLimitsReset,
+    ResourcesReserved,
+    ReservationReleased,
+    ReservationExpired,
 )

@@ -120,5 +120,5 @@ def group_change(before: Summary, event: AnyGroupEvent) -> Change:
             "last_updated": latest(event.timestamp, before.last_updated),
         },
     )
-    reply = group_info(after) if after is not None else None
+    reply = group_info(after, summary) if after is not None else None
     return Change(None, None, summary, reply=reply)

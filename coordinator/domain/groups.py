@@ -2,9 +2,11 @@
 
 A pipeline's charge is, per dimension, the greater of what it requested at admission and what it
 last reported. A group's usage is the sum of its pipelines' charges (kept exactly in the state's
-``Group``); the total is the sum over all groups. An admission (a registration, a move) fits when,
-for every dimension, ``used + requested <= limit``: first the group's quota, then (for a new
-pipeline) the limits in force, for each dimension the admission asks for. Reports are facts and
+``Group``); the total is the sum over all groups. An outstanding reservation counts as used
+too, with one pipeline slot, in its group and in the total. An admission (a registration, a
+move, a reservation) fits when, for every dimension, ``used + requested <= limit``: first the
+group's quota, then (for a new pipeline) the limits in force, for each dimension the admission
+asks for. Reports are facts and
 are never refused: a group whose reports exceed its quota is ``overCommitted``, and admits no new
 demand on that dimension until its usage drops.
 """
@@ -66,6 +68,31 @@ class Freed:
     total_memory: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What the outstanding reservations hold, in one group and in all (exact CPU units)."""
+
+    group_cpu: int = 0
+    group_memory: int = 0
+    group_pipelines: int = 0
+    total_cpu: int = 0
+    total_memory: int = 0
+
+
+def held_by_reservations(summary: Summary, group_id: str) -> Held:
+    """What the reservations hold in ``group_id`` and in all (a scan of the few there are)."""
+    group_cpu = group_memory = group_pipelines = total_cpu = total_memory = 0
+    for reservation in summary.reservations.values():
+        cpu = cpu_units(reservation.cpu_percent)
+        total_cpu += cpu
+        total_memory += reservation.memory_mb
+        if reservation.group_id == group_id:
+            group_cpu += cpu
+            group_memory += reservation.memory_mb
+            group_pipelines += 1
+    return Held(group_cpu, group_memory, group_pipelines, total_cpu, total_memory)
+
+
 def total_charged(summary: Summary) -> tuple[int, int]:
     """The sum of every group's charges: (CPU in exact units, memory MB)."""
     cpu = memory = 0
@@ -100,6 +127,7 @@ def binding_for(
     freed: Freed | None = None,
     *,
     admission: bool = True,
+    held: Held | None = None,
 ) -> Binding | None:
     """The first rule ``demand`` breaks, or None when it fits: the group's quota (pipelines,
     CPU, memory), then, when ``limits`` is given, the limits in force (CPU, memory).
@@ -107,8 +135,10 @@ def binding_for(
     An admission asks only for what it demands: a dimension it demands nothing of is not checked
     (a pipeline registered without a request is refused by no CPU or memory cap, even while
     reports exceed one, as before groups existed). ``CheckResourceAvailability`` compares every
-    dimension (``admission=False``), as the design document's ``hasResourcesAvailable`` does."""
+    dimension (``admission=False``), as the design document's ``hasResourcesAvailable`` does.
+    What reservations hold (``held``, computed when not given) counts as used."""
     gone = freed if freed is not None else Freed()
+    kept = held if held is not None else held_by_reservations(summary, group.group_id)
     quota = group.quota
     group_id = group.group_id
     checks: list[tuple[str, str | None, str, float, float, float | None]] = [
@@ -117,7 +147,7 @@ def binding_for(
             group_id,
             "pipelines",
             demand.pipelines,
-            group.pipelines - gone.group_pipelines,
+            group.pipelines + kept.group_pipelines - gone.group_pipelines,
             quota.max_pipelines,
         ),
         (
@@ -125,7 +155,7 @@ def binding_for(
             group_id,
             "cpuPercent",
             demand.cpu_percent,
-            (group.charged_cpu - gone.group_cpu) / _SCALE,
+            (group.charged_cpu + kept.group_cpu - gone.group_cpu) / _SCALE,
             quota.max_cpu_percent,
         ),
         (
@@ -133,7 +163,7 @@ def binding_for(
             group_id,
             "memoryMB",
             demand.memory_mb,
-            group.charged_memory_mb - gone.group_memory,
+            group.charged_memory_mb + kept.group_memory - gone.group_memory,
             quota.max_memory_mb,
         ),
     ]
@@ -145,7 +175,7 @@ def binding_for(
                 None,
                 "cpuPercent",
                 demand.cpu_percent,
-                (cpu - gone.total_cpu) / _SCALE,
+                (cpu + kept.total_cpu - gone.total_cpu) / _SCALE,
                 limits.max_cpu_percent,
             )
         )
@@ -155,7 +185,7 @@ def binding_for(
                 None,
                 "memoryMB",
                 demand.memory_mb,
-                memory - gone.total_memory,
+                memory + kept.total_memory - gone.total_memory,
                 limits.max_memory_mb,
             )
         )
@@ -210,25 +240,24 @@ def preemption_candidates(
     eligible.sort(key=lambda info: (info.priority, -info.registered_at.timestamp()))
     chosen: list[PipelineInfo] = []
     summary = view.summary
+    held = held_by_reservations(summary, group.group_id)
+
+    def fits(freeing: list[PipelineInfo]) -> bool:
+        freed = _freed(freeing, group.group_id)
+        return (
+            binding_for(summary, group, demand, limits, freed, admission=admission, held=held)
+            is None
+        )
+
     for info in eligible:
         chosen.append(info)
-        if (
-            binding_for(
-                summary, group, demand, limits, _freed(chosen, group.group_id), admission=admission
-            )
-            is None
-        ):
+        if fits(chosen):
             break
     else:
         return [], False
     for info in reversed(chosen[:-1]):
         fewer = [other for other in chosen if other is not info]
-        if (
-            binding_for(
-                summary, group, demand, limits, _freed(fewer, group.group_id), admission=admission
-            )
-            is None
-        ):
+        if fits(fewer):
             chosen = fewer
     return [info.pipeline_id for info in chosen], True
 
@@ -243,8 +272,10 @@ def over_quota(group: Group) -> bool:
     )
 
 
-def group_info(group: Group) -> GroupInfo:
-    """The answer of ``GetGroup``: the group as the wire shows it."""
+def group_info(group: Group, summary: Summary | None = None) -> GroupInfo:
+    """The answer of ``GetGroup``: the group as the wire shows it (with what the reservations of
+    ``summary`` hold in it, when given)."""
+    held = held_by_reservations(summary, group.group_id) if summary is not None else Held()
     return GroupInfo(
         group_id=group.group_id,
         labels=dict(group.labels),
@@ -256,6 +287,11 @@ def group_info(group: Group) -> GroupInfo:
             cpu_percent=group.charged_cpu_percent,
             memory_mb=group.charged_memory_mb,
             pipelines=group.pipelines,
+        ),
+        reserved=GroupUsage(
+            cpu_percent=held.group_cpu / _SCALE,
+            memory_mb=held.group_memory,
+            pipelines=held.group_pipelines,
         ),
         count_by_status=dict(group.count_by_status),
         over_committed=over_quota(group),

@@ -34,6 +34,16 @@ Status = Annotated[PipelineStatus, Strict(strict=False), AnyCase]
 """A pipeline status field: lower-case out, any case in (also inside strict commands)."""
 
 
+class PreemptionRequest(WireModel):
+    """A request that a pipeline give way (``RequestPreemption``): the coordinator kills nothing,
+    the pipeline's reporter sees it and its owner decides."""
+
+    requested_at: Timestamp
+    for_pipeline_id: str | None = None
+    """The pipeline waiting for the room, when one was named."""
+    reason: str
+
+
 class PipelineInfo(WireModel):
     """One registered pipeline, as the design document's ``PipelineInfo``."""
 
@@ -57,6 +67,8 @@ class PipelineInfo(WireModel):
     """When the status last changed (null: recorded before this was kept, unchanged since)."""
     stale: bool = False
     """No heartbeat for longer than the stale threshold, in journal time (set in answers)."""
+    preemption_requested: PreemptionRequest | None = None
+    """The latest request that this pipeline give way, if any."""
 
 
 class SystemHealth(WireModel):
@@ -186,6 +198,19 @@ class Group(WireModel):
         return self.charged_cpu / (1 << CPU_SCALE_BITS)
 
 
+class Reservation(WireModel):
+    """Capacity held in a group for a pipeline still to register (``ReserveResources``): it counts
+    as used, with one pipeline slot, until a registration consumes it, it is released, or a
+    ``Tick`` at or after ``expiresAt`` expires it."""
+
+    reservation_id: str
+    group_id: str
+    cpu_percent: float
+    memory_mb: int = Field(alias="memoryMB")
+    created_at: Timestamp
+    expires_at: Timestamp
+
+
 class Summary(WireModel):
     """Everything about the registry that is not per pipeline, kept up to date event by event.
 
@@ -208,6 +233,8 @@ class Summary(WireModel):
     """How many times the runtime limits were set or reset."""
     groups: dict[str, Group] = Field(default_factory=dict)
     """Every pipeline group by id, the default group included."""
+    reservations: dict[str, Reservation] = Field(default_factory=dict)
+    """The reservations outstanding, by id (few: ``MAX_RESERVATIONS``)."""
 
     @model_validator(mode="after")
     def _with_default_group(self) -> Summary:

@@ -14,6 +14,7 @@ from coordinator.domain.model import (
     LimitsOverride,
     PipelineInfo,
     PipelineStatus,
+    Reservation,
     SystemHealth,
 )
 from coordinator.domain.wire import Timestamp, WireModel, encode_json
@@ -46,6 +47,13 @@ class ErrorCode(StrEnum):
     """The group is closed: it refuses new pipelines, its running ones stay."""
     GROUP_NOT_EMPTY = "GROUP_NOT_EMPTY"
     TOO_MANY_GROUPS = "TOO_MANY_GROUPS"
+    RESERVATION_NOT_FOUND = "RESERVATION_NOT_FOUND"
+    """No such reservation: never made, consumed, released or expired."""
+    RESERVATION_EXPIRED = "RESERVATION_EXPIRED"
+    """The reservation's expiresAt has passed (its Tick has not come yet)."""
+    TOO_MANY_RESERVATIONS = "TOO_MANY_RESERVATIONS"
+    PIPELINE_NOT_PREEMPTIBLE = "PIPELINE_NOT_PREEMPTIBLE"
+    """The pipeline was registered with ``preemptible: false``."""
 
 
 Scope = Literal["group", "global"]
@@ -172,6 +180,10 @@ class GroupInfo(WireModel):
     revision: int
     created_at: Timestamp | None
     usage: GroupUsage
+    reserved: GroupUsage = Field(
+        default_factory=lambda: GroupUsage(cpu_percent=0.0, memory_mb=0, pipelines=0)
+    )
+    """What its outstanding reservations hold (admission counts it as used)."""
     count_by_status: dict[PipelineStatus, int]
     over_committed: bool
     """Usage above a quota (through reports, or a quota lowered below it)."""
@@ -182,6 +194,12 @@ class GroupPage(WireModel):
 
     items: list[GroupInfo]
     next: str | None
+
+
+class ReservationList(WireModel):
+    """The answer to ``ListReservations``: the outstanding reservations in id order."""
+
+    reservations: list[Reservation]
 
 
 class Availability(WireModel):
@@ -203,6 +221,8 @@ ReplyValue = (
     | GroupInfo
     | GroupPage
     | Availability
+    | Reservation
+    | ReservationList
     | bool
     | None
 )

@@ -27,6 +27,8 @@ from coordinator.domain.events import (
     PipelineRegistered,
     PipelineStatusUpdated,
     PipelineUnregistered,
+    PreemptionRequested,
+    ReservationEvent,
     ResourceLimitsChanged,
     ResourceUsageReported,
 )
@@ -34,6 +36,7 @@ from coordinator.domain.group_changes import counts_moved, group_change, groups_
 from coordinator.domain.model import (
     PipelineInfo,
     PipelineStatus,
+    PreemptionRequest,
     ResourceLimits,
     Summary,
     SystemHealth,
@@ -42,6 +45,7 @@ from coordinator.domain.model import (
 )
 from coordinator.domain.queries import has_resources_available, list_all, system_health
 from coordinator.domain.replies import ReplyValue, RuntimeLimits, StateSummary
+from coordinator.domain.reservation_changes import reservation_change, reservations_after
 from coordinator.domain.view import AppliedCommand, StateView
 from coordinator.domain.wire import WireModel, replaced
 
@@ -122,6 +126,15 @@ def _next_pipeline(current: PipelineInfo | None, event: AnyPipelineEvent) -> Pip
             if current is None:
                 return None
             return replaced(current, {"labels": event.labels})
+        case PreemptionRequested():
+            if current is None:
+                return None
+            request = PreemptionRequest(
+                requested_at=event.timestamp,
+                for_pipeline_id=event.for_pipeline_id,
+                reason=event.reason,
+            )
+            return replaced(current, {"preemption_requested": request})
         case _:
             assert_never(event)
 
@@ -138,6 +151,9 @@ def change_for(
         return _with_applied(view, event, _limits_change(view.summary, event), applied_capacity)
     if isinstance(event, GroupEvent):
         return _with_applied(view, event, group_change(view.summary, event), applied_capacity)
+    if isinstance(event, ReservationEvent):
+        change = reservation_change(view.summary, event)
+        return _with_applied(view, event, change, applied_capacity)
     return _with_applied(view, event, _pipeline_change(view, event), applied_capacity)
 
 
@@ -163,21 +179,21 @@ def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
     new_cpu, new_memory = _resources_of(after)
     before = view.summary
     # Not re-validated: every value here comes from validated state and events.
-    summary = replaced(
-        before,
-        {
-            "seq": event.seq,
-            "count_by_status": counts_moved(
-                before.count_by_status,
-                current.status if current else None,
-                after.status if after else None,
-            ),
-            "cpu_total": before.cpu_total - old_cpu + new_cpu,
-            "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
-            "last_updated": latest(event.timestamp, before.last_updated),
-            "groups": groups_moved(before.groups, current, after),
-        },
-    )
+    update: dict[str, object] = {
+        "seq": event.seq,
+        "count_by_status": counts_moved(
+            before.count_by_status,
+            current.status if current else None,
+            after.status if after else None,
+        ),
+        "cpu_total": before.cpu_total - old_cpu + new_cpu,
+        "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
+        "last_updated": latest(event.timestamp, before.last_updated),
+        "groups": groups_moved(before.groups, current, after),
+    }
+    if isinstance(event, PipelineRegistered) and event.reservation_id is not None:
+        update["reservations"] = reservations_after(before, event)
+    summary = replaced(before, update)
     reply: ReplyValue = None
     if event.type in SUMMARY_EVENTS:
         reply = summary_reply(summary, event.pipeline_id, after if after else current)

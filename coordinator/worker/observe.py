@@ -19,12 +19,16 @@ from coordinator.domain.commands import (
     DeleteGroup,
     MovePipeline,
     RegisterPipeline,
+    ReleaseReservation,
     ReportResourceUsage,
+    RequestPreemption,
+    ReserveResources,
     ResetResourceLimits,
     SetGroupQuota,
     SetGroupState,
     SetPipelineLabels,
     SetResourceLimits,
+    Tick,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
@@ -36,11 +40,16 @@ from coordinator.domain.events import (
     GroupStateChanged,
     PipelineLabelsChanged,
     PipelineMoved,
+    PreemptionRequested,
+    ReservationExpired,
+    ReservationReleased,
     ResourceLimitsChanged,
     ResourceLimitsReset,
+    ResourcesReserved,
 )
 from coordinator.domain.model import Summary
 from coordinator.domain.replies import ErrorCode
+from coordinator.domain.wire import format_timestamp
 from coordinator.logs import quote
 from coordinator.worker.feed import FeedItem
 from coordinator.worker.metrics import Metrics
@@ -223,8 +232,42 @@ def _log_accepted(outcome: Outcome, counts: BatchCounts) -> None:
             _log_groups(outcome)
         case SetResourceLimits() | ResetResourceLimits():
             _log_limits(outcome)
+        case ReserveResources() | ReleaseReservation() | Tick() | RequestPreemption():
+            _log_reservations(outcome)
         case _:
             _log_by_declaration(command)
+
+
+def _log_reservations(outcome: Outcome) -> None:
+    for event in outcome.events:
+        match event:
+            case ResourcesReserved():
+                log.info(
+                    "msg=Resources reserved reservationId=%s groupId=%s cpu=%s%% memory=%dMB "
+                    "expiresAt=%s",
+                    quote(event.reservation_id),
+                    quote(event.group_id),
+                    _number(event.cpu_percent),
+                    event.memory_mb,
+                    format_timestamp(event.expires_at),
+                )
+            case ReservationReleased() | ReservationExpired():
+                verb = "released" if isinstance(event, ReservationReleased) else "expired"
+                log.info(
+                    "msg=Reservation %s reservationId=%s groupId=%s",
+                    verb,
+                    quote(event.reservation_id),
+                    quote(event.group_id),
+                )
+            case PreemptionRequested():
+                log.info(
+                    "msg=Preemption requested pipelineId=%s forPipelineId=%s reason=%s",
+                    quote(event.pipeline_id),
+                    _optional(event.for_pipeline_id),
+                    quote(event.reason),
+                )
+            case _:
+                pass
 
 
 def _log_limits(outcome: Outcome) -> None:

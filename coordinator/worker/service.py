@@ -47,6 +47,7 @@ from coordinator.worker.snapshotter import Snapshotter
 from coordinator.worker.standby import StandbyFollower
 from coordinator.worker.takeover import open_journal, resume_journal
 from coordinator.worker.threads import WorkerThreads
+from coordinator.worker.ticker import Ticker
 from coordinator.worker.watchdog import watch
 
 log = logging.getLogger("coordinator")
@@ -180,6 +181,8 @@ class CoordinatorService:
         )
         if self.settings.stall_restart_seconds > 0:
             self._spawn(self._watchdog(), "watchdog")
+        ticker = Ticker(self.settings, lambda: self.table.summary, lambda: self.roles.active)
+        self._spawn(ticker.run(), "ticker")
         if self.owns_partition:
             self._schedule_takeover()
         else:

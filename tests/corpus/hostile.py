@@ -163,6 +163,10 @@ ANSWERED_CODES = {
     "GROUP_CLOSED",
     "GROUP_NOT_EMPTY",
     "TOO_MANY_GROUPS",
+    "RESERVATION_NOT_FOUND",
+    "RESERVATION_EXPIRED",
+    "TOO_MANY_RESERVATIONS",
+    "PIPELINE_NOT_PREEMPTIBLE",
 }
 """Refusals that are answered but not dead-lettered (the input was well-formed)."""
 

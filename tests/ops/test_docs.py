@@ -367,6 +367,20 @@ SAMPLES: dict[ErrorCode, list[bytes | Unreadable]] = {
         command(type="DeleteGroup", groupId="g"),
     ],
     ErrorCode.TOO_MANY_GROUPS: [command(type="CreateGroup", groupId=f"g{n}") for n in range(1000)],
+    ErrorCode.RESERVATION_NOT_FOUND: [command(type="ReleaseReservation", reservationId="res-1")],
+    ErrorCode.RESERVATION_EXPIRED: [
+        # Under a millisecond: expiresAt (to the millisecond) is the batch's own time.
+        command(type="ReserveResources", cpuPercent=1.0, memoryMB=1, ttlSeconds=0.0001),
+        command(type="RegisterPipeline", pipelineId="p", name="n", reservationId="res-1"),
+    ],
+    ErrorCode.TOO_MANY_RESERVATIONS: [
+        command(type="ReserveResources", cpuPercent=0.0, memoryMB=0, ttlSeconds=60)
+        for _ in range(1001)
+    ],
+    ErrorCode.PIPELINE_NOT_PREEMPTIBLE: [
+        command(type="RegisterPipeline", pipelineId="p", name="n", preemptible=False),
+        command(type="RequestPreemption", pipelineIds=["p"], reason="room"),
+    ],
 }
 """One way to meet each error code (a code added without a way to meet it fails the test)."""
 SETTINGS = Settings(max_command_bytes=256, topic_prefix=DEFAULT_PREFIX)

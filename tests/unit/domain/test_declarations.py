@@ -41,8 +41,13 @@ def test_every_command_type_declares_itself_completely(command: type[CommandMode
     assert set(declared.emits) <= set(EVENT_TYPES)
     if declared.changes_state:
         # A state-changing command's reply is remembered for retries: the summary, what the
-        # change made, or none.
-        assert declared.replies in (SuccessReply.SUMMARY, SuccessReply.RESULT, SuccessReply.NOTHING)
+        # change made, null once applied, or none.
+        assert declared.replies in (
+            SuccessReply.SUMMARY,
+            SuccessReply.RESULT,
+            SuccessReply.ACCEPTED,
+            SuccessReply.NOTHING,
+        )
         if declared.replies is SuccessReply.RESULT:
             assert declared.answer, "a command replying with its result says what that is"
     else:

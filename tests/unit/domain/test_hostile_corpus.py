@@ -15,7 +15,12 @@ from datetime import timedelta
 import pytest
 
 from coordinator.domain.codec import DecodeError, decode_command
-from coordinator.domain.commands import Command, RegisterPipeline, UnregisterPipeline
+from coordinator.domain.commands import (
+    REPLIES_FROM_CHANGE,
+    Command,
+    RegisterPipeline,
+    UnregisterPipeline,
+)
 from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Decision, Refused, decide
 from coordinator.domain.replies import ErrorCode, StateSummary
 from coordinator.domain.state import CoordinatorState, evolve
@@ -121,10 +126,15 @@ def test_the_corpus_covers_every_outcome_and_every_error_code() -> None:
     # UNREADABLE_RECORD needs a record batch the Kafka client cannot decode, which no JSON line
     # can be: tests/integration/test_compression.py writes such batches with the raw protocol.
     # TOO_MANY_GROUPS needs a thousand groups: tests/unit/domain/test_decide_groups.py.
+    # TOO_MANY_RESERVATIONS needs a thousand reservations, and RESERVATION_EXPIRED a reservation
+    # whose id the corpus cannot know and whose expiry a worker's Tick may come before:
+    # tests/unit/domain/test_decide_reservations.py.
     own_tests = {
         ErrorCode.REPLY_TOPIC_REJECTED,
         ErrorCode.UNREADABLE_RECORD,
         ErrorCode.TOO_MANY_GROUPS,
+        ErrorCode.TOO_MANY_RESERVATIONS,
+        ErrorCode.RESERVATION_EXPIRED,
     }
     assert {entry.code for entry in ENTRIES if entry.expect in {"refused", "dead-letter"}} == {
         code.value for code in ErrorCode if code not in own_tests
@@ -150,7 +160,7 @@ def test_each_entry_has_its_documented_outcome(run: DomainRun, entry: Entry) -> 
             assert entry.expect == "accepted", decision
             assert tuple(event.type for event in events) == entry.events
             assert {event.key for event in events} == {entry.pipeline}
-            replies = decoded.type in {"RegisterPipeline", "UnregisterPipeline"}
+            replies = decoded.type in REPLIES_FROM_CHANGE
             assert (entry.reply == "ok") is (replies and reply_to is not None)
         case Answered():
             assert entry.expect == "answered", decision

@@ -230,6 +230,7 @@ def test_pipeline_info_on_the_wire() -> None:
         "labels": {},
         "statusSince": "2026-11-27T03:52:49.480Z",
         "stale": False,
+        "preemptionRequested": None,
     }
 
 

@@ -33,6 +33,7 @@ class Kind(Enum):
     GROUP_STATE = "group-state"
     BOOLEAN = "boolean"
     LABELS = "labels"
+    TEXT_LIST = "text-list"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("requestedMemoryMB", Kind.INTEGER, required=False),
         Field("priority", Kind.INTEGER, required=False),
         Field("preemptible", Kind.BOOLEAN, required=False),
+        Field("reservationId", Kind.TEXT, required=False),
     ),
     "UnregisterPipeline": (Field("pipelineId", Kind.TEXT),),
     "UpdatePipelineStatus": (
@@ -118,6 +120,21 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "ListGroups": (
         Field("limit", Kind.INTEGER, required=False),
         Field("after", Kind.TEXT, required=False),
+    ),
+    "ReserveResources": (
+        Field("group", Kind.TEXT, required=False),
+        Field("cpuPercent", Kind.NUMBER),
+        Field("memoryMB", Kind.INTEGER),
+        Field("ttlSeconds", Kind.NUMBER),
+        Field("priority", Kind.INTEGER, required=False),
+    ),
+    "ReleaseReservation": (Field("reservationId", Kind.TEXT),),
+    "ListReservations": (Field("group", Kind.TEXT, required=False),),
+    "Tick": (),
+    "RequestPreemption": (
+        Field("pipelineIds", Kind.TEXT_LIST),
+        Field("forPipelineId", Kind.TEXT, required=False),
+        Field("reason", Kind.TEXT),
     ),
 }
 assert set(FIELDS) == set(KNOWN_COMMAND_TYPES), "a command type is missing from FIELDS"
@@ -183,6 +200,7 @@ VALUES: dict[Kind, st.SearchStrategy[Any]] = {
     Kind.GROUP_STATE: st.sampled_from(["open", "closed", "OPEN", "Closed"]),
     Kind.BOOLEAN: st.booleans(),
     Kind.LABELS: st.dictionaries(texts, texts, max_size=4),
+    Kind.TEXT_LIST: st.lists(texts, max_size=4),
 }
 
 json_scalars = st.one_of(
@@ -228,6 +246,12 @@ wrong_values: dict[Kind, st.SearchStrategy[Any]] = {
         texts,
         st.lists(texts, max_size=2),
         st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
+    ),
+    Kind.TEXT_LIST: st.one_of(
+        st.booleans(),
+        texts,
+        st.lists(st.integers(), min_size=1, max_size=2),
+        st.dictionaries(st.text(max_size=3), texts, max_size=2),
     ),
 }
 
@@ -307,6 +331,10 @@ _SANE_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "state": st.sampled_from(["open", "closed", "CLOSED"]),
     "labelSelector": st.sampled_from(["team=payments", "tier!=batch,!legacy", "env in (prod,x)"]),
     "namePrefix": st.sampled_from(["Pipe", "", "\u00c9"]),
+    "reservationId": st.sampled_from(["res-1", "res-2", "res-3", "res-9"]),
+    "ttlSeconds": st.floats(min_value=0.001, max_value=120.0),
+    "pipelineIds": st.lists(st.sampled_from(POOL_IDS), min_size=1, max_size=3, unique=True),
+    "forPipelineId": st.sampled_from(POOL_IDS),
 }
 
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from coordinator.config import Settings
 from coordinator.domain.codec import DecodeError, decode_event
+from coordinator.domain.commands import REPLIES_FROM_CHANGE, RequestPreemption
 from coordinator.domain.decider import Accepted, AlreadyApplied, Answered, Refused
 from coordinator.domain.events import EVENT_TAG, Event
 from coordinator.domain.replies import ErrorCode, Reply
@@ -44,17 +45,8 @@ MAX_COMMAND_BYTES = 4096
 SETTINGS = Settings(max_command_bytes=MAX_COMMAND_BYTES, topic_prefix="coordinator")
 TOPICS = SETTINGS.topics
 assert TOPICS.replies == REPLY_PREFIX
-REPLYING_TYPES = {
-    "RegisterPipeline",
-    "UnregisterPipeline",
-    "SetResourceLimits",
-    "ResetResourceLimits",
-    "CreateGroup",
-    "SetGroupQuota",
-    "SetGroupState",
-    "DeleteGroup",
-    "MovePipeline",
-}
+REPLYING_TYPES = REPLIES_FROM_CHANGE
+"""The state-changing types that reply when accepted (from their declarations)."""
 DEAD_LETTER_HEADERS = {
     "error-code",
     "error-message",
@@ -173,7 +165,16 @@ def check_outcome(
             check_dead_letter(written.dead_letters[0], incoming, outcome.error.code)
             assert not written.replies and not written.events
         case Accepted():
-            assert len(written.events) == len(decision.events) == 1
+            assert len(written.events) == len(decision.events)
+            # Only a Tick may change nothing (no reservation was due); a preemption request has
+            # one event per pipeline, every other command exactly one.
+            if outcome.command_type == "Tick":
+                pass
+            elif outcome.command_type == "RequestPreemption":
+                assert isinstance(outcome.command, RequestPreemption)
+                assert len(decision.events) == len(outcome.command.pipeline_ids)
+            else:
+                assert len(decision.events) == 1
             for record, event in zip(written.events, decision.events, strict=True):
                 assert record.value is not None
                 assert decode_event(record.value) == event

@@ -41,6 +41,10 @@ ANSWERED_ONLY = {
     ErrorCode.GROUP_CLOSED,
     ErrorCode.GROUP_NOT_EMPTY,
     ErrorCode.TOO_MANY_GROUPS,
+    ErrorCode.RESERVATION_NOT_FOUND,
+    ErrorCode.RESERVATION_EXPIRED,
+    ErrorCode.TOO_MANY_RESERVATIONS,
+    ErrorCode.PIPELINE_NOT_PREEMPTIBLE,
 }
 """``decide`` refuses only with these codes; decoding, size and reply topics give the others."""
 
@@ -107,13 +111,17 @@ def test_decide_never_raises_and_routes_every_refusal(
             reply: Reply = error_reply(correlation, command.command_id, command.type, error)
             assert Reply.model_validate_json(reply.to_json()) == reply
         case Accepted(events=events):
-            (event,) = events
-            assert CAUSED_BY[event.type] == command.type
-            assert event.seq == state.summary.seq + 1
-            assert event.command_id == command.command_id
-            after = evolve(state, event)
-            assert after == fold([event], state)
-            assert after.summary.seq == event.seq
+            # One event, but for a Tick (one per reservation due, maybe none) and a preemption
+            # request (one per pipeline): numbered on from the state's seq.
+            assert len(events) == 1 or command.type in {"Tick", "RequestPreemption"}
+            after = state
+            for offset, event in enumerate(events, start=1):
+                assert CAUSED_BY[event.type] == command.type
+                assert event.seq == state.summary.seq + offset
+                assert event.command_id == command.command_id
+                after = evolve(after, event)
+                assert after.summary.seq == event.seq
+            assert after == fold(events, state)
         case Answered(value=value):
             reply = ok_reply(correlation, command.command_id, command.type, value)
             assert len(reply.to_json()) <= ctx.max_reply_bytes + 4096

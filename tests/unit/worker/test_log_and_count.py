@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Literal
 
 import pytest
@@ -30,10 +31,16 @@ from coordinator.domain.group_commands import (
     SetGroupState,
 )
 from coordinator.domain.model import GroupState, PipelineStatus, Summary
+from coordinator.domain.reservation_commands import (
+    ReleaseReservation,
+    RequestPreemption,
+    ReserveResources,
+    Tick,
+)
 from coordinator.worker.metrics import Metrics
 from coordinator.worker.observe import log_and_count_batch
 from coordinator.worker.processing import Outcome
-from tests.unit.domain.support import context, given
+from tests.unit.domain.support import T0, context, given
 
 EXAMPLES: dict[type[CommandModel], CommandModel] = {
     RegisterPipeline: RegisterPipeline(pipeline_id="p2", name="Second"),
@@ -50,9 +57,15 @@ EXAMPLES: dict[type[CommandModel], CommandModel] = {
     DeleteGroup: DeleteGroup(group_id="empty"),
     MovePipeline: MovePipeline(pipeline_id="p1", group_id="empty"),
     SetPipelineLabels: SetPipelineLabels(pipeline_id="p1", labels={"tier": "gold", "team": "a"}),
+    ReserveResources: ReserveResources(
+        group="empty", cpu_percent=5.0, memory_mb=64, ttl_seconds=30
+    ),
+    ReleaseReservation: ReleaseReservation(reservation_id="res-3"),
+    Tick: Tick(),
+    RequestPreemption: RequestPreemption(pipeline_ids=["p1"], for_pipeline_id="p9", reason="room"),
 }
-"""One command of each state-changing type that a registry holding p1 and the empty group
-``empty`` accepts."""
+"""One command of each state-changing type that a registry holding p1, the empty group ``empty``
+and ``res-3`` (a reservation in the default group, due at T0 + 1 s) accepts at T0 + 2 s."""
 
 LOGGED = {
     "RegisterPipeline": "msg=Register pipeline pipelineId=p2 name=Second",
@@ -72,6 +85,13 @@ LOGGED = {
     "DeleteGroup": "msg=Group deleted groupId=empty",
     "MovePipeline": "msg=Pipeline moved pipelineId=p1 from=default to=empty",
     "SetPipelineLabels": "msg=Pipeline labels set pipelineId=p1 labels=team=a,tier=gold",
+    "ReserveResources": (
+        "msg=Resources reserved reservationId=res-4 groupId=empty cpu=5% memory=64MB "
+        "expiresAt=2026-11-27T03:53:20.480Z"
+    ),
+    "ReleaseReservation": "msg=Reservation released reservationId=res-3 groupId=default",
+    "Tick": "msg=Reservation expired reservationId=res-3 groupId=default",
+    "RequestPreemption": "msg=Preemption requested pipelineId=p1 forPipelineId=p9 reason=room",
 }
 
 COUNTERS = {  # the design document's counters; any other type is in coordinator_commands_total
@@ -92,8 +112,13 @@ def test_an_accepted_command_is_logged_and_counted(
     kind: type[CommandModel], caplog: pytest.LogCaptureFixture
 ) -> None:
     command = EXAMPLES[kind]
-    state = given(RegisterPipeline(pipeline_id="p1", name="First"), CreateGroup(group_id="empty"))
-    decision = decide(command, state, context())  # type: ignore[arg-type]  # a Command member
+    state = given(
+        RegisterPipeline(pipeline_id="p1", name="First"),
+        CreateGroup(group_id="empty"),
+        ReserveResources(cpu_percent=1.0, memory_mb=1, ttl_seconds=1),
+    )
+    later = context(T0 + timedelta(seconds=2))
+    decision = decide(command, state, later)  # type: ignore[arg-type]  # a Command member
     assert isinstance(decision, Accepted)
     metrics = Metrics()
     outcome = Outcome(0, command.type, command, decision, events=decision.events, before=Summary())  # type: ignore[arg-type]
