@@ -12,7 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Self, TypeVar, overload
 
-from coordinator.client import group_calls
+from coordinator.client import group_calls, reservation_calls
 from coordinator.client.requests import Call, Delivery, instance_of, instance_or_none
 from coordinator.domain.commands import (
     CheckResourceAvailability,
@@ -68,10 +68,11 @@ def register(
     requested_memory_mb: int | None = None,
     priority: int | None = None,
     preemptible: bool | None = None,
+    reservation_id: str | None = None,
 ) -> Call[StateSummary]:
-    """Register a pipeline (into ``group``, with what it requests); the reply is the state
-    summary after it. One that does not fit raises ``CommandRefusedError`` with
-    ``QUOTA_EXCEEDED``, whose ``error`` names the rule that binds."""
+    """Register a pipeline (into ``group``, with what it requests, or consuming the reservation
+    ``reservation_id``); the reply is the state summary after it. One that does not fit raises
+    ``CommandRefusedError`` with ``QUOTA_EXCEEDED``, whose ``error`` names the rule that binds."""
     command = RegisterPipeline(
         pipeline_id=pipeline_id,
         name=name,
@@ -81,6 +82,7 @@ def register(
         requested_memory_mb=requested_memory_mb,
         priority=priority,
         preemptible=preemptible,
+        reservation_id=reservation_id,
     )
     return Call(command, instance_of(StateSummary))
 
@@ -244,6 +246,10 @@ class CommandCalls:
     group = CallOf(group_calls.group)
     list_groups = CallOf(group_calls.list_groups)
     set_labels = CallOf(group_calls.set_labels)
+    reserve = CallOf(reservation_calls.reserve)
+    release_reservation = CallOf(reservation_calls.release_reservation)
+    reservations = CallOf(reservation_calls.reservations)
+    request_preemption = CallOf(reservation_calls.request_preemption)
 
 
 def barrier() -> Call[PipelinePage]:

@@ -15,6 +15,12 @@ clean exit the pipeline is unregistered; when the block raises, a final ``failed
 sent first. Status and record counts come from ``set_status``/``add_records``/``set_records``,
 or from a ``progress`` callable asked at each update. ``set_status`` sends an update at once.
 
+Give ``on_preemption`` to hear when someone asks the pipeline to give way (``RequestPreemption``,
+``coordinator preempt``): the reporter looks at the pipeline's info at start and every
+``preemption_interval`` seconds (default: ``status_interval``) and calls it once per new request
+with the ``PreemptionRequest`` (who it is for, and why). The coordinator stops nothing; what to
+do (drain and stop, shrink) is the pipeline's to decide.
+
 Errors while reporting are logged and reporting goes on: a coordinator that is down for a while
 must not stop the pipeline. Errors while starting (no broker, no worker) are raised.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import threading
 import time
@@ -104,12 +111,14 @@ class PipelineReporter(Reporting[CoordinatorClient]):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            status, resources = self._due(time.monotonic())
+            status, resources, preemption = self._due(time.monotonic())
             try:
                 if status:
                     self._send_status()
                 if resources:
                     self._send_resources()
+                if preemption:
+                    self._look_for_preemption()
             except Exception:  # a user's callable (progress, resources) must not end reporting
                 log.exception("msg=Reporting failed pipelineId=%s", self.pipeline_id)
             self._wakeup.wait(self._seconds_to_next(time.monotonic()))
@@ -132,6 +141,15 @@ class PipelineReporter(Reporting[CoordinatorClient]):
             self.sent_resources += 1
         except (ClientError, ValueError, OSError) as exc:
             self._report_failed("Resource report", exc)
+
+    def _look_for_preemption(self) -> None:
+        try:
+            request = self._new_request(self.client.pipeline_info(self.pipeline_id))
+        except ClientError as exc:
+            self._report_failed("Preemption look-up", exc)
+            return
+        if request is not None and self.on_preemption is not None:
+            self.on_preemption(request)
 
     def stop(self, failed: bool = False) -> None:
         """Stop reporting; send ``failed`` if so; unregister (unless told not to). Idempotent."""
@@ -209,12 +227,14 @@ class AsyncPipelineReporter(Reporting[AsyncCoordinatorClient]):
 
     async def _run(self) -> None:
         while not self._stopping:
-            status, resources = self._due(time.monotonic())
+            status, resources, preemption = self._due(time.monotonic())
             try:
                 if status:
                     await self._send_status()
                 if resources:
                     await self._send_resources()
+                if preemption:
+                    await self._look_for_preemption()
             except Exception:  # a user's callable (progress, resources) must not end reporting
                 log.exception("msg=Reporting failed pipelineId=%s", self.pipeline_id)
             with contextlib.suppress(TimeoutError):
@@ -240,6 +260,17 @@ class AsyncPipelineReporter(Reporting[AsyncCoordinatorClient]):
             self.sent_resources += 1
         except (ClientError, ValueError, OSError) as exc:
             self._report_failed("Resource report", exc)
+
+    async def _look_for_preemption(self) -> None:
+        try:
+            request = self._new_request(await self.client.pipeline_info(self.pipeline_id))
+        except ClientError as exc:
+            self._report_failed("Preemption look-up", exc)
+            return
+        if request is not None and self.on_preemption is not None:
+            answer = self.on_preemption(request)
+            if inspect.isawaitable(answer):
+                await answer
 
     async def stop(self, failed: bool = False) -> None:
         """Stop reporting; send ``failed`` if so; unregister (unless told not to). Idempotent."""

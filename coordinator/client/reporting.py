@@ -8,6 +8,7 @@ here.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from coordinator.client.calls import status_of
 from coordinator.client.errors import ClientError, CommandRefusedError
 from coordinator.client.resources import ProcessResources, ResourceSample
 from coordinator.config import Settings
-from coordinator.domain.model import PipelineStatus
+from coordinator.domain.model import PipelineInfo, PipelineStatus, PreemptionRequest
 from coordinator.domain.replies import ErrorCode
 
 log = logging.getLogger("coordinator.client.reporter")
@@ -62,9 +63,13 @@ class Reporting(Generic[C]):
         progress: Callable[[], Progress] | None = None,
         resources: Callable[[], ResourceSample] | None = None,
         unregister_on_exit: bool = True,
+        on_preemption: Callable[[PreemptionRequest], object] | None = None,
+        preemption_interval: float | None = None,
     ) -> None:
         if status_interval <= 0 or resource_interval <= 0:
             raise ValueError("status_interval and resource_interval must be positive")
+        if preemption_interval is not None and preemption_interval <= 0:
+            raise ValueError("preemption_interval must be positive")
         self.pipeline_id = pipeline_id
         self.name = name
         self.status_interval = status_interval
@@ -80,6 +85,14 @@ class Reporting(Generic[C]):
         self._failed = 0
         self._status_due = 0.0
         self._resources_due = 0.0
+        self.on_preemption = on_preemption
+        """Called (in the reporting thread or task; awaited if it returns an awaitable) with each
+        new request that the pipeline give way (``RequestPreemption``)."""
+        self.preemption_interval = (
+            preemption_interval if preemption_interval is not None else status_interval
+        )
+        self._preemption_due = math.inf
+        self._preemption_seen: PreemptionRequest | None = None
         self.sent_status = 0
         """Status updates sent so far (for tests and diagnostics)."""
         self.sent_resources = 0
@@ -136,21 +149,42 @@ class Reporting(Generic[C]):
     def _begin(self, now: float) -> None:
         self._status_due = now + self.status_interval
         self._resources_due = now + self.resource_interval
+        if self.on_preemption is not None:
+            self._preemption_due = now  # a request made while the pipeline was down, too
 
-    def _due(self, now: float) -> tuple[bool, bool]:
-        """Whether a status update and a resource report are due; moves their next times on."""
+    def _due(self, now: float) -> tuple[bool, bool, bool]:
+        """Whether a status update, a resource report and a look for a preemption request are
+        due; moves their next times on."""
         with self._lock:
             status = now >= self._status_due
             resources = now >= self._resources_due
+            preemption = now >= self._preemption_due
             if status:
                 self._status_due = now + self.status_interval
             if resources:
                 self._resources_due = now + self.resource_interval
-            return status, resources
+            if preemption:
+                self._preemption_due = now + self.preemption_interval
+            return status, resources, preemption
 
     def _seconds_to_next(self, now: float) -> float:
         with self._lock:
-            return max(0.0, min(self._status_due, self._resources_due) - now)
+            return max(0.0, min(self._status_due, self._resources_due, self._preemption_due) - now)
+
+    def _new_request(self, info: PipelineInfo | None) -> PreemptionRequest | None:
+        """The pipeline's preemption request, if it is one not handed to ``on_preemption``
+        yet."""
+        request = info.preemption_requested if info is not None else None
+        if request is None or request == self._preemption_seen:
+            return None
+        self._preemption_seen = request
+        log.info(
+            "msg=Preemption requested pipelineId=%s forPipelineId=%s reason=%s",
+            self.pipeline_id,
+            request.for_pipeline_id or "-",
+            request.reason,
+        )
+        return request
 
     def _final_progress(self, failed: bool) -> Progress:
         try:

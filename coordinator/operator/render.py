@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from coordinator.domain.model import HealthStatus, PipelineInfo, PipelineStatus
+from coordinator.domain.model import HealthStatus, PipelineInfo, PipelineStatus, Reservation
 from coordinator.domain.replies import (
     Availability,
     GroupInfo,
@@ -151,6 +151,7 @@ def groups_table(groups: Iterable[GroupInfo]) -> Table:
     table.add_column("Pipelines", justify="right")
     table.add_column("CPU", justify="right")
     table.add_column("Memory", justify="right")
+    table.add_column("Reserved", justify="right")
     table.add_column("Revision", justify="right")
     table.add_column("Labels")
     for info in groups:
@@ -173,8 +174,36 @@ def groups_table(groups: Iterable[GroupInfo]) -> Table:
                 megabytes(info.usage.memory_mb),
                 None if quota.max_memory_mb is None else megabytes(quota.max_memory_mb),
             ),
+            _reserved(info),
             str(info.revision),
             ",".join(f"{key}={value}" for key, value in sorted(info.labels.items())),
+        )
+    return table
+
+
+def _reserved(info: GroupInfo) -> str:
+    held = info.reserved
+    if held.pipelines == 0:
+        return "-"
+    return f"{held.pipelines}: {percent(held.cpu_percent)}, {megabytes(held.memory_mb)}"
+
+
+def reservations_table(reservations: Iterable[Reservation], now: datetime) -> Table:
+    """Outstanding reservations, with the time each has left."""
+    table = Table(title_justify="left", header_style="bold")
+    table.add_column("Reservation", no_wrap=True)
+    table.add_column("Group")
+    table.add_column("CPU", justify="right")
+    table.add_column("Memory", justify="right")
+    table.add_column("Expires", justify="right")
+    for reservation in reservations:
+        left = (reservation.expires_at - now).total_seconds()
+        table.add_row(
+            reservation.reservation_id,
+            reservation.group_id,
+            percent(reservation.cpu_percent),
+            megabytes(reservation.memory_mb),
+            f"{moment(reservation.expires_at)} ({'due' if left <= 0 else f'in {left:.0f} s'})",
         )
     return table
 
@@ -221,6 +250,16 @@ def pipeline_view(info: PipelineInfo, now: datetime) -> Table:
     table.add_row(
         "Last heartbeat", f"{moment(info.last_heartbeat)} ({age(info.last_heartbeat, now)})"
     )
+    table.add_row("Group", info.group)
+    request = info.preemption_requested
+    if request is not None:
+        wanted_by = f" for {request.for_pipeline_id}" if request.for_pipeline_id else ""
+        table.add_row(
+            "Preemption",
+            Text(
+                f"requested {moment(request.requested_at)}{wanted_by}: {request.reason}", "yellow"
+            ),
+        )
     return table
 
 

@@ -28,6 +28,7 @@ from coordinator.operator import render
 from coordinator.operator.groups import groups_app, move, quota_app
 from coordinator.operator.labels import labels_app
 from coordinator.operator.limits import limits_app
+from coordinator.operator.reservations import add_reservation_commands
 from coordinator.operator.session import (
     EXIT_REFUSED,
     CommandIdOption,
@@ -71,6 +72,10 @@ def register(
             help="Whether a higher-priority admission may name it for preemption (default yes).",
         ),
     ] = None,
+    reservation: Annotated[
+        str | None,
+        typer.Option("--reservation", help="Consume this reservation (coordinator reserve)."),
+    ] = None,
     command_id: CommandIdOption = None,
 ) -> None:
     """Register a pipeline (refused if the id is registered, or if it does not fit)."""
@@ -84,6 +89,7 @@ def register(
             requested_memory_mb=memory_mb,
             priority=priority,
             preemptible=preemptible,
+            reservation_id=reservation,
         )
     show(connection, summary, lambda: escape(render.registered(summary)))
 
@@ -365,3 +371,4 @@ def add_operator_commands(app: typer.Typer) -> None:
     app.add_typer(quota_app(), name="quota")
     app.command("move")(connected(move))
     app.add_typer(labels_app(), name="labels")
+    add_reservation_commands(app)

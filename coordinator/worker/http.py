@@ -5,9 +5,10 @@
 - ``/health/ready``: 200 once recovery is complete and the worker is either serving or a
   standby following the journal; 503 (with the reason) while it recovers or takes over.
 - ``/status``, ``/pipelines?status=&group=&labelSelector=&namePrefix=&limit=&after=``,
-  ``/pipelines/{id}``, ``/groups?limit=&after=``, ``/groups/{id}``: this worker's view of the
-  state, in exactly the JSON of the ``GetSystemStatus``, ``ListPipelines``, ``GetPipelineInfo``,
-  ``ListGroups`` and ``GetGroup`` replies (the queries are decided by the same rules as on the
+  ``/pipelines/{id}``, ``/groups?limit=&after=``, ``/groups/{id}``, ``/reservations?group=``:
+  this worker's view of the state, in exactly the JSON of the ``GetSystemStatus``,
+  ``ListPipelines``, ``GetPipelineInfo``, ``ListGroups``, ``GetGroup`` and ``ListReservations``
+  replies (the queries are decided by the same rules as on the
   commands topic). A standby answers from the journal it has folded so far.
 """
 
@@ -78,6 +79,20 @@ def _add_group_routes(app: faust.App, service: CoordinatorService) -> None:
         if value is None:
             body = {"code": "GROUP_NOT_FOUND", "message": f"group {group_id!r} does not exist"}
             return view.bytes(json.dumps({"error": body}).encode(), content_type=JSON, status=404)
+        return view.bytes(value.to_json(), content_type=JSON)
+
+
+def _add_reservation_route(app: faust.App, service: CoordinatorService) -> None:
+    @app.page("/reservations")
+    async def reservations(view: Any, request: Any) -> Any:
+        if service.role in (Role.STARTING, Role.RECOVERING):
+            return _problem(view, 503, "the worker is recovering")
+        command: dict[str, Any] = {"type": "ListReservations"}
+        if request.query.get("group") is not None:
+            command["group"] = request.query.get("group")
+        code, value = _decided(service, command)
+        if code != 200:
+            return _problem(view, code, value)
         return view.bytes(value.to_json(), content_type=JSON)
 
 
@@ -171,3 +186,4 @@ def add_routes(app: faust.App, service: CoordinatorService) -> None:
         return view.bytes(marked.to_json(), content_type=JSON)
 
     _add_group_routes(app, service)
+    _add_reservation_route(app, service)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+from collections import defaultdict
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from coordinator.domain.groups import over_quota
-from coordinator.domain.model import Group, PipelineStatus, ResourceLimits, Summary
+from coordinator.domain.model import (
+    CPU_SCALE_BITS,
+    Group,
+    PipelineStatus,
+    ResourceLimits,
+    Summary,
+    cpu_units,
+)
 
 # The `_created` series double every counter and no dashboard uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
@@ -149,6 +157,26 @@ class Metrics:
             registry=r,
         )
         self._groups_seen: dict[str, Group] = {}
+        self.group_reservations = Gauge(
+            "coordinator_group_reservations",
+            "Outstanding reservations in each group.",
+            ["group"],
+            registry=r,
+        )
+        self.group_reserved_cpu = Gauge(
+            "coordinator_group_reserved_cpu_percent",
+            "CPU % held by each group's outstanding reservations.",
+            ["group"],
+            registry=r,
+        )
+        self.group_reserved_memory = Gauge(
+            "coordinator_group_reserved_memory_mb",
+            "Memory (MB) held by each group's outstanding reservations.",
+            ["group"],
+            registry=r,
+        )
+        self._reservations_seen: object = None
+        self._reserving_groups: set[str] = set()
 
     def observe_summary(self, summary: Summary) -> None:
         for status in PipelineStatus:
@@ -162,6 +190,34 @@ class Metrics:
         self.limits_revision.set(limits.revision)
         self.limits_from_journal.set(1 if limits.source == "journal" else 0)
         self._observe_groups(summary.groups)
+        self._observe_reservations(summary)
+
+    def _observe_reservations(self, summary: Summary) -> None:
+        """The reservation gauges of every group, set again only when the reservations changed
+        (a new mapping) or a group came or went."""
+        if summary.reservations is self._reservations_seen and self._reserving_groups == set(
+            summary.groups
+        ):
+            return
+        self._reservations_seen = summary.reservations
+        gauges = (self.group_reservations, self.group_reserved_cpu, self.group_reserved_memory)
+        for group_id in self._reserving_groups - set(summary.groups):
+            for gauge in gauges:
+                gauge.remove(group_id)
+        self._reserving_groups = set(summary.groups)
+        count: defaultdict[str, int] = defaultdict(int)
+        cpu: defaultdict[str, int] = defaultdict(int)
+        memory: defaultdict[str, int] = defaultdict(int)
+        for reservation in summary.reservations.values():  # one pass: few of them, few groups
+            count[reservation.group_id] += 1
+            cpu[reservation.group_id] += cpu_units(reservation.cpu_percent)
+            memory[reservation.group_id] += reservation.memory_mb
+        for group_id in summary.groups:
+            self.group_reservations.labels(group=group_id).set(count[group_id])
+            self.group_reserved_cpu.labels(group=group_id).set(
+                cpu[group_id] / (1 << CPU_SCALE_BITS)
+            )
+            self.group_reserved_memory.labels(group=group_id).set(memory[group_id])
 
     def _observe_groups(self, groups: Mapping[str, Group]) -> None:
         """The per-group gauges (at most ``MAX_GROUPS`` series each): only the groups that

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,7 +23,7 @@ from coordinator.client import (
     Progress,
     ResourceSample,
 )
-from coordinator.domain.model import PipelineStatus
+from coordinator.domain.model import PipelineInfo, PipelineStatus, PreemptionRequest
 from coordinator.domain.replies import ErrorCode, ErrorInfo, error_reply
 
 FAST: dict[str, Any] = {
@@ -30,6 +31,20 @@ FAST: dict[str, Any] = {
     "resource_interval": 0.08,
     "resources": lambda: ResourceSample(cpu_percent=5.0, memory_mb=64),
 }
+
+
+T0 = datetime(2026, 11, 27, 3, 52, 48, 480000, tzinfo=UTC)
+INFO = PipelineInfo(
+    pipeline_id="p1",
+    name="P",
+    status=PipelineStatus.RUNNING,
+    total_records=0,
+    failed_records=0,
+    cpu_percent=0.0,
+    memory_mb=0,
+    registered_at=T0,
+    last_heartbeat=T0,
+)
 
 
 def refused(code: ErrorCode) -> CommandRefusedError:
@@ -43,6 +58,14 @@ class Recorder:
         self.calls: list[tuple[Any, ...]] = []
         self.fail = dict(fail or {})
         self.lock = threading.Lock()
+        self.info: PipelineInfo | None = None
+        """What ``pipeline_info`` answers (set it to show a preemption request)."""
+
+    def ask_to_give_way(self, reason: str) -> PreemptionRequest:
+        request = PreemptionRequest(requested_at=T0, for_pipeline_id="vip", reason=reason)
+        with self.lock:
+            self.info = INFO.model_copy(update={"preemption_requested": request})
+        return request
 
     def _record(self, *call: Any) -> None:
         with self.lock:
@@ -62,6 +85,11 @@ class Recorder:
 
     def report_resources(self, pipeline_id: str, cpu: float, memory: int) -> None:
         self._record("resources", cpu, memory)
+
+    def pipeline_info(self, pipeline_id: str) -> PipelineInfo | None:
+        self._record("info", pipeline_id)
+        with self.lock:
+            return self.info
 
     def close(self) -> None:
         self._record("close")
@@ -83,6 +111,9 @@ class AsyncRecorder(Recorder):
 
     async def report_resources(self, *args: Any) -> None:  # type: ignore[override]
         super().report_resources(*args)
+
+    async def pipeline_info(self, pipeline_id: str) -> PipelineInfo | None:  # type: ignore[override]
+        return super().pipeline_info(pipeline_id)
 
     async def close(self) -> None:  # type: ignore[override]
         super().close()
@@ -253,3 +284,61 @@ def test_this_process_can_be_measured() -> None:
 
     assert 0.0 <= sample.cpu_percent <= 100.0
     assert sample.memory_mb > 10
+
+
+def test_on_preemption_hears_each_new_request_once() -> None:
+    client = Recorder()
+    heard: list[PreemptionRequest] = []
+    first = client.ask_to_give_way("made while the pipeline was down")
+
+    with PipelineReporter(
+        "p1",
+        "P",
+        client=client,  # type: ignore[arg-type]
+        status_interval=60,
+        preemption_interval=0.02,
+        on_preemption=heard.append,
+    ):
+        wait_until(lambda: len(heard) == 1)
+        looks = client.kinds().count("info")
+        wait_until(lambda: client.kinds().count("info") >= looks + 3)  # looked again: nothing new
+        assert heard == [first]
+        second = client.ask_to_give_way("room for vip")
+        wait_until(lambda: len(heard) == 2)
+
+    assert heard == [first, second]
+    assert heard[1].for_pipeline_id == "vip"
+
+
+def test_without_on_preemption_nothing_is_looked_up() -> None:
+    client = Recorder()
+
+    with PipelineReporter("p1", "P", client=client, **FAST) as reporter:  # type: ignore[arg-type]
+        wait_until(lambda: reporter.sent_status >= 3)
+
+    assert "info" not in client.kinds()
+
+
+def test_the_async_reporter_awaits_an_async_on_preemption() -> None:
+    client = AsyncRecorder()
+    heard: list[str] = []
+
+    async def give_way(request: PreemptionRequest) -> None:
+        await asyncio.sleep(0)
+        heard.append(request.reason)
+
+    async def run() -> None:
+        async with AsyncPipelineReporter(
+            "a1",
+            "A",
+            client=client,  # type: ignore[arg-type]
+            status_interval=60,
+            preemption_interval=0.02,
+            on_preemption=give_way,
+        ):
+            client.ask_to_give_way("room")
+            while not heard:
+                await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+    assert heard == ["room"]
