@@ -23,11 +23,16 @@ from coordinator.client import CoordinatorClient
 from coordinator.config import Settings
 from coordinator.domain.codec import DecodeError, decode_command
 from coordinator.domain.decider import Accepted, decide
+from coordinator.domain.model import PipelineInfo
 from coordinator.domain.state import CoordinatorState, evolve
 from coordinator.worker.processing import context_for
 from tests.integration.support import assert_worker_matches_journal, read_topic
 
 GROUP_COMMANDS = {"CreateGroup", "SetGroupQuota", "SetGroupState", "DeleteGroup", "MovePipeline"}
+RESERVATION_COMMANDS = {"ReserveResources", "ReleaseReservation", "RequestPreemption"}
+RESERVATION_TTL = 3600
+"""Long enough that none expires during a test: the oracle decides every command at one moment
+(after the run), so an expiry the worker's Tick made earlier would not be in its pass."""
 GROUPS = ["team-0", "team-1", "team-2"]
 REQUESTS = {
     "RegisterPipeline",
@@ -38,6 +43,7 @@ REQUESTS = {
     "SetResourceLimits",
     "ResetResourceLimits",
     *GROUP_COMMANDS,
+    *RESERVATION_COMMANDS,
 }
 STATE_REPLIES = {
     "RegisterPipeline",
@@ -45,6 +51,7 @@ STATE_REPLIES = {
     "SetResourceLimits",
     "ResetResourceLimits",
     *GROUP_COMMANDS,
+    *RESERVATION_COMMANDS,
 }
 """Commands whose reply is remembered for retries: they always carry a ``commandId`` here."""
 SEED_VARIABLE = "COORDINATOR_TEST_SEED"
@@ -60,7 +67,8 @@ def fault_seed() -> int:
 
 def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list[dict[str, object]]:
     """Registrations (some into groups, with requests), unregistrations, updates, reports,
-    queries, runtime limits, group commands, client retries, bad values."""
+    queries, runtime limits, group commands, reservations and preemption requests, client
+    retries, bad values."""
     rng = random.Random(seed)
     ids = [f"pipe-{n:03d}" for n in range(250)]
     made: list[dict[str, object]] = []
@@ -116,8 +124,10 @@ def mixed_commands(count: int, reply_to: str, seed: int, tag: str = "k") -> list
                 command["expectedRevision"] = rng.randint(0, 3)
         elif roll < 0.98:
             command = {"type": "ResetResourceLimits"}
-        elif roll < 0.99:
+        elif roll < 0.987:
             command = _group_command(rng, pid)
+        elif roll < 0.997:
+            command = _reservation_command(rng, pid)
         else:
             command = {
                 "type": "ReportResourceUsage",
@@ -251,8 +261,52 @@ def _group_command(rng: random.Random, pid: str) -> dict[str, object]:
     return {"type": "DeleteGroup", "groupId": group}
 
 
+def _reservation_command(rng: random.Random, pid: str) -> dict[str, object]:
+    """Reservations made, consumed (by a guessed id: often none such), released; preemption
+    requests; a Tick (which finds nothing due)."""
+    kind = rng.choice(["reserve", "reserve", "register", "release", "preempt", "tick"])
+    if kind == "reserve":
+        command: dict[str, object] = {
+            "type": "ReserveResources",
+            "cpuPercent": round(rng.uniform(0, 3), 2),
+            "memoryMB": rng.randint(0, 512),
+            "ttlSeconds": RESERVATION_TTL,
+        }
+        if rng.random() < 0.5:
+            command["group"] = rng.choice(GROUPS)
+        return command
+    guessed = f"res-{rng.randint(1, 600)}"
+    if kind == "register":
+        return {
+            "type": "RegisterPipeline",
+            "pipelineId": pid,
+            "name": f"Pipeline {pid}",
+            "reservationId": guessed,
+        }
+    if kind == "release":
+        return {"type": "ReleaseReservation", "reservationId": guessed}
+    if kind == "preempt":
+        return {"type": "RequestPreemption", "pipelineIds": [pid], "reason": "load"}
+    return {"type": "Tick"}
+
+
+UNTIMED_EVENT_FIELDS = {"timestamp", "expiresAt"}
+"""Fields of an event made from the time it was applied (the oracle's pass is later)."""
+
+
 def _comparable(event_json: dict[str, object]) -> dict[str, object]:
-    return {key: value for key, value in event_json.items() if key != "timestamp"}
+    return {key: value for key, value in event_json.items() if key not in UNTIMED_EVENT_FIELDS}
+
+
+def _untimed(info: PipelineInfo, untimed: set[str]) -> dict[str, object]:
+    """``info`` without the fields made from the time (a preemption request: whether there is
+    one, for whom and why)."""
+    dumped = info.model_dump(exclude=untimed)
+    request = info.preemption_requested
+    dumped["preemption_requested"] = (
+        None if request is None else (request.for_pipeline_id, request.reason)
+    )
+    return dumped
 
 
 @dataclass(frozen=True)
@@ -305,10 +359,11 @@ def assert_exactly_once(
     assert all(record.headers["tag"] == b"coordinator" for record in event_records), note
 
     folded = assert_worker_matches_journal(settings, client, note)
-    untimed = {"registered_at", "last_heartbeat", "status_since"}
-    assert {k: v.model_dump(exclude=untimed) for k, v in folded.pipelines.items()} == {
-        k: v.model_dump(exclude=untimed) for k, v in state.pipelines.items()
+    untimed = {"registered_at", "last_heartbeat", "status_since", "preemption_requested"}
+    assert {k: _untimed(v, untimed) for k, v in folded.pipelines.items()} == {
+        k: _untimed(v, untimed) for k, v in state.pipelines.items()
     }, f"the fold of the journal is not the oracle's state{note}"
+    assert set(folded.summary.reservations) == set(state.summary.reservations), note
 
     replies: dict[str, set[bytes]] = defaultdict(set)
     reply_records = read_topic(settings, reply_topic, committed=committed_only)

@@ -99,6 +99,9 @@ def assert_worker_matches_journal(
     groups = client.list_groups(limit=1000)
     assert groups.next is None, note
     assert {info.group_id: info for info in groups.items} == {
-        group_id: group_info(group) for group_id, group in expected.summary.groups.items()
+        group_id: group_info(group, expected.summary)
+        for group_id, group in expected.summary.groups.items()
     }, f"groups differ{note}"
+    reservations = {r.reservation_id: r for r in client.reservations()}
+    assert reservations == expected.summary.reservations, f"reservations differ{note}"
     return expected
