@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -336,3 +337,37 @@ def test_groups_quotas_moves_and_labels_from_the_command_line(deployment: Deploy
     assert cli.json("list", "--group", "payments") == []
     cli("groups", "delete", "payments")
     assert cli("groups", "show", "payments", code=1).stderr.startswith("group 'payments'")
+
+
+def test_reservations_and_preemption_from_the_command_line(deployment: Deployment) -> None:
+    deployment.worker().start().wait_serving()
+    cli = Cli(deployment)
+    cli("groups", "create", "payments")
+    cli("quota", "set", "payments", "--cpu", "40")
+    cli("register", "refunds", "Refunds", "--group", "payments", "--cpu", "10")
+
+    held = cli.json("reserve", "--group", "payments", "--cpu", "25", "--memory-mb", "512")
+    assert held["groupId"] == "payments" and held["cpuPercent"] == 25.0
+    said = cli("reserve", "--group", "payments", "--cpu", "1", "--ttl", "60").stdout
+    assert "Register with: coordinator register ID NAME --reservation res-" in said
+    refused = cli("reserve", "--group", "payments", "--cpu", "20", code=1)
+    assert "QUOTA_EXCEEDED" in refused.stderr and "of it reserved" in refused.stderr
+    listed = cli("reservations", "--group", "payments").stdout
+    assert held["reservationId"] in listed
+    assert re.search(r"\(in (29\d|300) s\)", listed), listed  # about 300 s left
+    assert "2: 26.0 %" in cli("groups", "list").stdout  # the Reserved column: two, 26 % CPU
+    registered = cli.json("register", "orders", "Orders", "--reservation", held["reservationId"])
+    assert registered["pipeline"]["requestedCpuPercent"] == 25.0
+    (other,) = cli.json("reservations")
+    cli("release", other["reservationId"])
+    assert cli.json("reservations") == []
+    assert "No reservations outstanding." in cli("reservations").stdout
+    again = cli("release", other["reservationId"], code=1)
+    assert "RESERVATION_NOT_FOUND" in again.stderr
+
+    cli("preempt", "refunds", "--reason", "room for checkout", "--for", "checkout")
+    info = cli.json("info", "refunds")
+    assert info["preemptionRequested"]["forPipelineId"] == "checkout"
+    assert "Preemption" in cli("info", "refunds").stdout
+    missing = cli("preempt", "nobody", "--reason", "room", code=1)
+    assert "PIPELINE_NOT_FOUND" in missing.stderr

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from coordinator.domain.commands import CreateGroup, DeleteGroup, RegisterPipeline, SetGroupQuota
+from coordinator.domain.commands import (
+    CreateGroup,
+    DeleteGroup,
+    RegisterPipeline,
+    ReleaseReservation,
+    ReserveResources,
+    SetGroupQuota,
+)
 from coordinator.worker.metrics import Metrics
 from tests.unit.domain.support import given
 
@@ -34,3 +41,32 @@ def test_each_group_has_its_usage_and_quota_and_a_deleted_one_has_none() -> None
 
     assert sample("coordinator_group_pipelines", {"group": "empty"}) is None
     assert sample("coordinator_group_pipelines", {"group": "payments"}) == 1
+
+
+def test_each_group_shows_what_its_reservations_hold_until_they_end() -> None:
+    state = given(
+        CreateGroup(group_id="payments"),
+        ReserveResources(group="payments", cpu_percent=12.5, memory_mb=256, ttl_seconds=60),
+        ReserveResources(group="payments", cpu_percent=0.5, memory_mb=0, ttl_seconds=60),
+        ReserveResources(cpu_percent=1.0, memory_mb=1, ttl_seconds=60),
+    )
+    metrics = Metrics()
+    sample = metrics.registry.get_sample_value
+
+    metrics.observe_summary(state.summary)
+
+    assert sample("coordinator_group_reservations", {"group": "payments"}) == 2
+    assert sample("coordinator_group_reserved_cpu_percent", {"group": "payments"}) == 13.0
+    assert sample("coordinator_group_reserved_memory_mb", {"group": "payments"}) == 256
+    assert sample("coordinator_group_reservations", {"group": "default"}) == 1
+
+    released = given(
+        ReleaseReservation(reservation_id="res-2"),
+        ReleaseReservation(reservation_id="res-3"),
+        state=state,
+    )
+    metrics.observe_summary(released.summary)
+
+    assert sample("coordinator_group_reservations", {"group": "payments"}) == 0
+    assert sample("coordinator_group_reserved_cpu_percent", {"group": "payments"}) == 0
+    assert sample("coordinator_group_reservations", {"group": "default"}) == 1
