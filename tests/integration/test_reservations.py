@@ -71,7 +71,13 @@ def _first_lines(reply_to: str) -> list[dict[str, Any]]:
             failedRecords=0,
         ),
         asked("s-2", type="SetPipelineLabels", pipelineId="refunds", labels={"team": "payments"}),
-        asked("s-3", type="ListPipelines", labelSelector="team in (payments)", namePrefix="Ref"),
+        asked(
+            "s-3",
+            type="ListPipelines",
+            status="running",
+            labelSelector="team in (payments)",
+            namePrefix="Ref",
+        ),
         asked(
             "p-1",
             type="RequestPreemption",
