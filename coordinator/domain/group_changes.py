@@ -32,21 +32,34 @@ def counts_moved(
     return moved
 
 
+Charge = tuple[int, int]
+"""A pipeline's charge or report: (CPU in exact units, memory in MB)."""
+
+
+def charge_given(info: PipelineInfo | None, report: Charge) -> Charge:
+    """``charge_of(info)``, given ``report`` (its report in exact units, which the caller has
+    made already): the same unless the pipeline requested more than it reports."""
+    if info is None:
+        return 0, 0
+    if info.requested_cpu_percent is None and info.requested_memory_mb is None:
+        return report
+    return charge_of(info)
+
+
 def _group_moved(
     group: Group,
-    before: PipelineInfo | None,
-    after: PipelineInfo | None,
+    old_charge: Charge,
+    new_charge: Charge,
+    old_status: PipelineStatus | None,
+    new_status: PipelineStatus | None,
 ) -> Group:
-    """``group`` with ``before`` taken out of it and ``after`` put in (either may be None)."""
-    old_cpu, old_memory = charge_of(before)
-    new_cpu, new_memory = charge_of(after)
-    old_status = before.status if before is not None else None
-    new_status = after.status if after is not None else None
-    if old_cpu == new_cpu and old_memory == new_memory and old_status == new_status:
+    """``group`` with a pipeline's charge and status count moved from the old ones to the new
+    (a pipeline that joins or leaves it has no old or no new ones: ``(0, 0)`` and None)."""
+    if old_charge == new_charge and old_status == new_status:
         return group  # a status report of the same status: nothing to move
     update: dict[str, object] = {
-        "charged_cpu": group.charged_cpu - old_cpu + new_cpu,
-        "charged_memory_mb": group.charged_memory_mb - old_memory + new_memory,
+        "charged_cpu": group.charged_cpu - old_charge[0] + new_charge[0],
+        "charged_memory_mb": group.charged_memory_mb - old_charge[1] + new_charge[1],
     }
     if old_status != new_status:
         update["count_by_status"] = counts_moved(group.count_by_status, old_status, new_status)
@@ -54,15 +67,29 @@ def _group_moved(
 
 
 def groups_moved(
-    groups: dict[str, Group], current: PipelineInfo | None, after: PipelineInfo | None
+    groups: dict[str, Group],
+    current: PipelineInfo | None,
+    after: PipelineInfo | None,
+    old_report: Charge,
+    new_report: Charge,
 ) -> dict[str, Group]:
     """The groups after a pipeline changed from ``current`` to ``after``: its charge and its
-    status count move within its group, or from one group to the other."""
+    status count move within its group, or from one group to the other.
+
+    ``old_report`` and ``new_report`` are the two reports in exact units (``(0, 0)`` for no
+    pipeline), which ``state`` has made for the totals: a pipeline without requests is charged
+    its report, so the common event (a report or a status in the default group) converts no
+    float again. A status report of the same status copies nothing (the summary keeps the very
+    same mapping); any other event copies only the groups it moves."""
     old = current.group if current is not None else None
     new = after.group if after is not None else None
+    old_charge = charge_given(current, old_report)
+    new_charge = charge_given(after, new_report)
+    old_status = current.status if current is not None else None
+    new_status = after.status if after is not None else None
     if old is not None and old == new:
         group = _known(groups, old)
-        changed = _group_moved(group, current, after)
+        changed = _group_moved(group, old_charge, new_charge, old_status, new_status)
         if changed is group:
             return groups  # the same mapping: a summary that shares it changes nothing
         moved = dict(groups)
@@ -70,9 +97,9 @@ def groups_moved(
         return moved
     moved = dict(groups)
     if old is not None:
-        moved[old] = _group_moved(_known(moved, old), current, None)
+        moved[old] = _group_moved(_known(moved, old), old_charge, (0, 0), old_status, None)
     if new is not None:
-        moved[new] = _group_moved(_known(moved, new), None, after)
+        moved[new] = _group_moved(_known(moved, new), (0, 0), new_charge, None, new_status)
     return moved
 
 

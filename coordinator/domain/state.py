@@ -159,23 +159,28 @@ def _limits_change(before: Summary, event: LimitsEvent) -> Change:
 def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
     current = view.pipeline(event.pipeline_id)
     after = _next_pipeline(current, event)
-    old_cpu, old_memory = _resources_of(current)
-    new_cpu, new_memory = _resources_of(after)
+    old_report = _resources_of(current)
+    new_report = _resources_of(after)
+    old_cpu, old_memory = old_report
+    new_cpu, new_memory = new_report
     before = view.summary
-    # Not re-validated: every value here comes from validated state and events.
+    old_status = current.status if current else None
+    new_status = after.status if after else None
+    # Not re-validated: every value here comes from validated state and events. Values that do
+    # not change (the counts, for a report) are shared with the summary before, never mutated.
     summary = replaced(
         before,
         {
             "seq": event.seq,
-            "count_by_status": counts_moved(
-                before.count_by_status,
-                current.status if current else None,
-                after.status if after else None,
+            "count_by_status": (
+                before.count_by_status
+                if old_status == new_status
+                else counts_moved(before.count_by_status, old_status, new_status)
             ),
             "cpu_total": before.cpu_total - old_cpu + new_cpu,
             "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
             "last_updated": latest(event.timestamp, before.last_updated),
-            "groups": groups_moved(before.groups, current, after),
+            "groups": groups_moved(before.groups, current, after, old_report, new_report),
         },
     )
     reply: ReplyValue = None
