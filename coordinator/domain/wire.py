@@ -124,21 +124,27 @@ def encode_json(model: BaseModel, exclude: set[str] | None = None) -> bytes:
 
 M = TypeVar("M", bound=WireModel)
 _new_object = object.__new__
-_set_attribute = object.__setattr__
+# BaseModel's slots, set through their descriptors: what ``object.__setattr__`` calls in the end,
+# without looking the name up along the class's MRO first (0.15 us less per copy).
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def replaced(model: M, update: dict[str, Any]) -> M:
     """A copy of ``model`` with the fields in ``update`` (snake_case names) replaced, not
     validated: only for values that come from validated models already (state and events).
 
-    What ``model_copy(update=...)`` does without its generic copying: 0.7 us against 1.6, and a
-    validating constructor takes 2.2 (``PipelineInfo``); a journal replay makes two per event.
+    What ``model_copy(update=...)`` does without its generic copying: 0.6 us against 1.6, and a
+    validating constructor takes 2.2 (``PipelineInfo``); a pipeline event makes three (the
+    pipeline, its group and the summary).
     """
     copy = _new_object(type(model))
     fields = model.__dict__.copy()
     fields.update(update)
-    _set_attribute(copy, "__dict__", fields)
-    _set_attribute(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__)
-    _set_attribute(copy, "__pydantic_extra__", None)
-    _set_attribute(copy, "__pydantic_private__", None)
+    _set_dict(copy, fields)
+    _set_fields_set(copy, model.__pydantic_fields_set__)
+    _set_extra(copy, None)
+    _set_private(copy, None)
     return copy
