@@ -30,7 +30,7 @@ from coordinator.domain.events import (
     ResourceLimitsChanged,
     ResourceUsageReported,
 )
-from coordinator.domain.group_changes import counts_moved, group_change, groups_moved
+from coordinator.domain.group_changes import charge_given, counts_moved, group_change, groups_moved
 from coordinator.domain.model import (
     PipelineInfo,
     PipelineStatus,
@@ -163,26 +163,34 @@ def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
     new_report = _resources_of(after)
     old_cpu, old_memory = old_report
     new_cpu, new_memory = new_report
+    # A pipeline without requests is charged its report (the same tuple).
+    old_charge = charge_given(current, old_report)
+    new_charge = charge_given(after, new_report)
     before = view.summary
     old_status = current.status if current else None
     new_status = after.status if after else None
     # Not re-validated: every value here comes from validated state and events. Values that do
     # not change (the counts, for a report) are shared with the summary before, never mutated.
-    summary = replaced(
-        before,
-        {
-            "seq": event.seq,
-            "count_by_status": (
-                before.count_by_status
-                if old_status == new_status
-                else counts_moved(before.count_by_status, old_status, new_status)
-            ),
-            "cpu_total": before.cpu_total - old_cpu + new_cpu,
-            "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
-            "last_updated": latest(event.timestamp, before.last_updated),
-            "groups": groups_moved(before.groups, current, after, old_report, new_report),
-        },
-    )
+    update = {
+        "seq": event.seq,
+        "count_by_status": (
+            before.count_by_status
+            if old_status == new_status
+            else counts_moved(before.count_by_status, old_status, new_status)
+        ),
+        "cpu_total": before.cpu_total - old_cpu + new_cpu,
+        "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
+        "last_updated": latest(event.timestamp, before.last_updated),
+        "stored_groups": groups_moved(before.stored_groups, current, after, old_charge, new_charge),
+    }
+    if old_charge is not old_report or new_charge is not new_report:  # requests above reports
+        update["excess_cpu"] = before.excess_cpu + (
+            (new_charge[0] - new_report[0]) - (old_charge[0] - old_report[0])
+        )
+        update["excess_memory_mb"] = before.excess_memory_mb + (
+            (new_charge[1] - new_report[1]) - (old_charge[1] - old_report[1])
+        )
+    summary = replaced(before, update)
     reply: ReplyValue = None
     if event.type in SUMMARY_EVENTS:
         reply = summary_reply(summary, event.pipeline_id, after if after else current)
