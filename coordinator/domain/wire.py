@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, PlainSerializer
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, PlainSerializer
 from pydantic.alias_generators import to_camel
 from pydantic_core import core_schema
 
@@ -92,7 +92,27 @@ def lower_if_text(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-AnyCase = BeforeValidator(lower_if_text)
+class _AnyCase:
+    """An enum read as written (``running``) by pydantic-core alone, and only otherwise lowered
+    in Python first (``RUNNING``): a ``BeforeValidator`` would call Python for every status read,
+    every table row among them. Refused, it gives the enum's own error."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        exact = handler(source)
+        values = [repr(member.value) for member in source]
+        expected = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+        return core_schema.union_schema(
+            [exact, core_schema.no_info_before_validator_function(lower_if_text, exact)],
+            mode="left_to_right",
+            custom_error_type="enum",
+            custom_error_context={"expected": expected},
+        )
+
+
+AnyCase = _AnyCase
 """Use as ``Annotated[SomeStrEnum, AnyCase]``: ``RUNNING`` and ``Running`` read as ``running``."""
 
 
