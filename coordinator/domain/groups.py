@@ -94,12 +94,12 @@ def held_by_reservations(summary: Summary, group_id: str) -> Held:
 
 
 def total_charged(summary: Summary) -> tuple[int, int]:
-    """The sum of every group's charges: (CPU in exact units, memory MB)."""
-    cpu = memory = 0
-    for group in summary.groups.values():
-        cpu += group.charged_cpu
-        memory += group.charged_memory_mb
-    return cpu, memory
+    """The sum of every group's charges: (CPU in exact units, memory MB), which is the totals of
+    the reports plus what requests above them add."""
+    return (
+        summary.cpu_total + summary.excess_cpu,
+        summary.memory_mb_total + summary.excess_memory_mb,
+    )
 
 
 def _over(

@@ -7,9 +7,16 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, Strict, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    Strict,
+    field_serializer,
+    model_validator,
+)
 
-from coordinator.domain.wire import AnyCase, Timestamp, WireModel
+from coordinator.domain.wire import AnyCase, Timestamp, WireModel, replaced
 
 MAX_LONG = 2**63 - 1
 """The design document's counters are JVM ``Long``s; we keep the same range on the wire."""
@@ -231,24 +238,72 @@ class Summary(WireModel):
     """The journal's runtime limits (``SetResourceLimits``); None: the configuration's."""
     limits_revision: int = 0
     """How many times the runtime limits were set or reset."""
-    groups: dict[str, Group] = Field(default_factory=dict)
-    """Every pipeline group by id, the default group included."""
+    stored_groups: dict[str, Group] = Field(default_factory=dict, alias="groups")
+    """Every pipeline group by id, the default group included, as the state keeps them: the
+    default group's usage (charges and counts) is left implicit, zero here, and ``groups``
+    makes it. Most pipelines are in the default group, and their events then change no group."""
+    excess_cpu: ExactSum = Field(default=0, exclude=True)
+    """How much more every pipeline is charged than it reports (its requests above its reports),
+    summed: the total charge is ``cpu_total`` plus this. Not written: it follows from the
+    groups as written (``_usage_made_implicit``)."""
+    excess_memory_mb: int = Field(default=0, exclude=True)
     reservations: dict[str, Reservation] = Field(default_factory=dict)
     """The reservations outstanding, by id (few: ``MAX_RESERVATIONS``)."""
 
     @model_validator(mode="after")
-    def _with_default_group(self) -> Summary:
-        """A summary recorded before groups existed: all its pipelines are in the default group,
-        charged their reports (there were no requests)."""
-        if DEFAULT_GROUP not in self.groups:
-            default = Group(
-                group_id=DEFAULT_GROUP,
-                charged_cpu=self.cpu_total,
-                charged_memory_mb=self.memory_mb_total,
-                count_by_status=dict(self.count_by_status),
-            )
-            self.__dict__["groups"] = {DEFAULT_GROUP: default, **self.groups}
+    def _usage_made_implicit(self) -> Summary:
+        """Read from the groups as written (every group's usage, the default's included): the
+        excess is what they are charged beyond the totals, and the default group keeps none of
+        its usage. A summary recorded before groups existed has all its pipelines in the
+        default group, charged their reports (there were no requests).
+
+        Pydantic runs this again on a ``Summary`` given to another model (``CoordinatorState``),
+        whose default group keeps no usage any more: ``excess_cpu`` in the fields set says so."""
+        if "excess_cpu" in self.__pydantic_fields_set__:
+            return self
+        stored = self.stored_groups
+        charged_cpu = sum(group.charged_cpu for group in stored.values())
+        charged_memory = sum(group.charged_memory_mb for group in stored.values())
+        default = stored.get(DEFAULT_GROUP)
+        if default is None:  # the default group is charged the totals
+            default = Group(group_id=DEFAULT_GROUP)
+            charged_cpu += self.cpu_total
+            charged_memory += self.memory_mb_total
+        self.__dict__["excess_cpu"] = charged_cpu - self.cpu_total
+        self.__dict__["excess_memory_mb"] = charged_memory - self.memory_mb_total
+        implicit = replaced(
+            default,
+            {"charged_cpu": 0, "charged_memory_mb": 0, "count_by_status": _zero_counts()},
+        )
+        # In its place; a default group made here comes first, as it always did.
+        groups = {**stored} if DEFAULT_GROUP in stored else {DEFAULT_GROUP: implicit, **stored}
+        groups[DEFAULT_GROUP] = implicit
+        self.__dict__["stored_groups"] = groups
+        self.__pydantic_fields_set__.update(("excess_cpu", "excess_memory_mb"))
         return self
+
+    @property
+    def groups(self) -> dict[str, Group]:
+        """Every pipeline group by id, the default group's usage made from the totals less the
+        other groups' (a new mapping and a new default ``Group`` at each call)."""
+        stored = self.stored_groups
+        cpu = self.cpu_total + self.excess_cpu
+        memory = self.memory_mb_total + self.excess_memory_mb
+        counts = dict(self.count_by_status)
+        for group_id, group in stored.items():
+            if group_id != DEFAULT_GROUP:
+                cpu -= group.charged_cpu
+                memory -= group.charged_memory_mb
+                for status, count in group.count_by_status.items():
+                    counts[status] = counts.get(status, 0) - count
+        default = stored.get(DEFAULT_GROUP) or Group(group_id=DEFAULT_GROUP)
+        usage = {"charged_cpu": cpu, "charged_memory_mb": memory, "count_by_status": counts}
+        return {**stored, DEFAULT_GROUP: replaced(default, usage)}
+
+    @field_serializer("stored_groups")
+    def _groups_as_written(self, _stored: dict[str, Group]) -> dict[str, Group]:
+        """Written with the default group's usage, as before it was left implicit."""
+        return self.groups
 
     @property
     def total_pipelines(self) -> int:

@@ -32,7 +32,7 @@ from coordinator.domain.events import (
     ResourceLimitsChanged,
     ResourceUsageReported,
 )
-from coordinator.domain.group_changes import counts_moved, group_change, groups_moved
+from coordinator.domain.group_changes import charge_given, counts_moved, group_change, groups_moved
 from coordinator.domain.model import (
     PipelineInfo,
     PipelineStatus,
@@ -175,22 +175,37 @@ def _limits_change(before: Summary, event: LimitsEvent) -> Change:
 def _pipeline_change(view: StateView, event: AnyPipelineEvent) -> Change:
     current = view.pipeline(event.pipeline_id)
     after = _next_pipeline(current, event)
-    old_cpu, old_memory = _resources_of(current)
-    new_cpu, new_memory = _resources_of(after)
+    old_report = _resources_of(current)
+    new_report = _resources_of(after)
+    old_cpu, old_memory = old_report
+    new_cpu, new_memory = new_report
+    # A pipeline without requests is charged its report (the same tuple).
+    old_charge = charge_given(current, old_report)
+    new_charge = charge_given(after, new_report)
     before = view.summary
-    # Not re-validated: every value here comes from validated state and events.
+    old_status = current.status if current else None
+    new_status = after.status if after else None
+    # Not re-validated: every value here comes from validated state and events. Values that do
+    # not change (the counts, for a report) are shared with the summary before, never mutated.
     update: dict[str, object] = {
         "seq": event.seq,
-        "count_by_status": counts_moved(
-            before.count_by_status,
-            current.status if current else None,
-            after.status if after else None,
+        "count_by_status": (
+            before.count_by_status
+            if old_status == new_status
+            else counts_moved(before.count_by_status, old_status, new_status)
         ),
         "cpu_total": before.cpu_total - old_cpu + new_cpu,
         "memory_mb_total": before.memory_mb_total - old_memory + new_memory,
         "last_updated": latest(event.timestamp, before.last_updated),
-        "groups": groups_moved(before.groups, current, after),
+        "stored_groups": groups_moved(before.stored_groups, current, after, old_charge, new_charge),
     }
+    if old_charge is not old_report or new_charge is not new_report:  # requests above reports
+        update["excess_cpu"] = before.excess_cpu + (
+            (new_charge[0] - new_report[0]) - (old_charge[0] - old_report[0])
+        )
+        update["excess_memory_mb"] = before.excess_memory_mb + (
+            (new_charge[1] - new_report[1]) - (old_charge[1] - old_report[1])
+        )
     if isinstance(event, PipelineRegistered) and event.reservation_id is not None:
         update["reservations"] = reservations_after(before, event)
     summary = replaced(before, update)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+from pydantic import ValidationError
+
 from coordinator.domain.commands import ReportResourceUsage, UpdatePipelineStatus
 from coordinator.domain.decider import Accepted
-from coordinator.domain.model import PipelineStatus
+from coordinator.domain.model import PipelineInfo, PipelineStatus
 
 from .support import T0, context, given, register, registered, when
 
@@ -89,3 +92,48 @@ def test_queries_and_refusals_do_not_move_last_updated() -> None:
     refused = when(register("p1"), state, later)
 
     assert refused.after.summary.last_updated == T0
+
+
+def _row(at: str) -> bytes:
+    return json.dumps(
+        {
+            "pipelineId": "p1",
+            "name": "p1",
+            "status": "running",
+            "totalRecords": 0,
+            "failedRecords": 0,
+            "cpuPercent": 0.0,
+            "memoryMB": 0,
+            "registeredAt": at,
+            "lastHeartbeat": "2026-11-27T03:52:48.480Z",
+        }
+    ).encode()
+
+
+def test_a_timestamp_read_with_z_or_another_zone_is_held_in_utc_and_written_with_z() -> None:
+    for written in (
+        "2026-11-27T03:52:48.480Z",
+        "2026-11-27T03:52:48.48Z",
+        "2026-11-27T05:52:48.480+02:00",
+        "2026-11-27T03:52:48.480000+00:00",
+    ):
+        info = PipelineInfo.model_validate_json(_row(written))
+
+        assert info.registered_at == T0
+        assert info.registered_at.tzinfo is UTC
+        assert json.loads(info.to_json())["registeredAt"] == "2026-11-27T03:52:48.480Z"
+
+
+def test_a_timestamp_without_a_zone_is_refused() -> None:
+    with pytest.raises(ValidationError, match="with a time zone"):
+        PipelineInfo.model_validate_json(_row("2026-11-27T03:52:48.480"))
+
+
+def test_a_timestamp_given_in_python_without_a_zone_is_refused() -> None:
+    fields = {
+        **json.loads(_row("2026-11-27T03:52:48.480Z")),
+        "registeredAt": T0.replace(tzinfo=None),
+    }
+
+    with pytest.raises(ValidationError, match="must carry a time zone"):
+        PipelineInfo.model_validate(fields)
