@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from coordinator.domain.groups import over_quota
 from coordinator.domain.model import (
     CPU_SCALE_BITS,
+    DEFAULT_GROUP,
     Group,
     PipelineStatus,
     ResourceLimits,
@@ -195,16 +196,15 @@ class Metrics:
     def _observe_reservations(self, summary: Summary) -> None:
         """The reservation gauges of every group, set again only when the reservations changed
         (a new mapping) or a group came or went."""
-        if summary.reservations is self._reservations_seen and self._reserving_groups == set(
-            summary.groups
-        ):
+        group_ids = {*summary.stored_groups, DEFAULT_GROUP}
+        if summary.reservations is self._reservations_seen and self._reserving_groups == group_ids:
             return
         self._reservations_seen = summary.reservations
         gauges = (self.group_reservations, self.group_reserved_cpu, self.group_reserved_memory)
-        for group_id in self._reserving_groups - set(summary.groups):
+        for group_id in self._reserving_groups - group_ids:
             for gauge in gauges:
                 gauge.remove(group_id)
-        self._reserving_groups = set(summary.groups)
+        self._reserving_groups = group_ids
         count: defaultdict[str, int] = defaultdict(int)
         cpu: defaultdict[str, int] = defaultdict(int)
         memory: defaultdict[str, int] = defaultdict(int)
@@ -212,7 +212,7 @@ class Metrics:
             count[reservation.group_id] += 1
             cpu[reservation.group_id] += cpu_units(reservation.cpu_percent)
             memory[reservation.group_id] += reservation.memory_mb
-        for group_id in summary.groups:
+        for group_id in group_ids:
             self.group_reservations.labels(group=group_id).set(count[group_id])
             self.group_reserved_cpu.labels(group=group_id).set(
                 cpu[group_id] / (1 << CPU_SCALE_BITS)
