@@ -14,8 +14,13 @@ import pytest
 
 from coordinator.domain.commands import (
     Command,
+    CreateGroup,
     RegisterPipeline,
+    ReleaseReservation,
     ReportResourceUsage,
+    RequestPreemption,
+    ReserveResources,
+    SetPipelineLabels,
     UnregisterPipeline,
     UpdatePipelineStatus,
 )
@@ -44,6 +49,8 @@ def random_command(rng: random.Random) -> Command:
     pid = f"p{rng.randrange(12)}"
     roll = rng.random()
     command_id = f"c{rng.randrange(40)}" if rng.random() < 0.4 else None
+    if roll < 0.1:  # what issue 12 added: groups, requests, reservations, labels, preemption
+        return _admission_command(rng, pid)
     if roll < 0.25:
         return RegisterPipeline(pipeline_id=pid, name=f"n{pid}", command_id=command_id)
     if roll < 0.35:
@@ -62,6 +69,25 @@ def random_command(rng: random.Random) -> Command:
         memory_mb=rng.randrange(4096),
         command_id=command_id,
     )
+
+
+def _admission_command(rng: random.Random, pid: str) -> Command:
+    group = rng.choice(["default", "g1"])
+    match rng.randrange(6):
+        case 0:
+            return CreateGroup(group_id="g1", labels={"team": "a"})
+        case 1:
+            return RegisterPipeline(
+                pipeline_id=pid, name=f"n{pid}", group=group, requested_cpu_percent=2.5
+            )
+        case 2:
+            return ReserveResources(group=group, cpu_percent=0.0, memory_mb=64, ttl_seconds=3600)
+        case 3:
+            return ReleaseReservation(reservation_id=f"res-{rng.randrange(1, 200)}")
+        case 4:
+            return SetPipelineLabels(pipeline_id=pid, labels={"tier": rng.choice(["a", "b"])})
+        case _:
+            return RequestPreemption(pipeline_ids=[pid], reason="room")
 
 
 def journal(seed: int, commands: int) -> tuple[list[Event], CoordinatorState]:
@@ -84,7 +110,7 @@ def records(events: list[Event], first_offset: int = 0) -> list[Record]:
     return [
         Record(
             offset=first_offset + position * 2,  # transaction markers take offsets too
-            key=event.pipeline_id.encode(),
+            key=event.key.encode(),
             value=event.to_json(),
             headers=[("tag", b"x"), (COMMAND_OFFSET_HEADER, str(100 + position).encode())],
         )
