@@ -101,6 +101,11 @@ class Metrics:
             registry=r,
         )
         self.snapshots = Counter("coordinator_snapshots", "Snapshots written.", registry=r)
+        self.snapshots_failed = Counter(
+            "coordinator_snapshots_failed",
+            "Snapshots abandoned by a failure (an aborted transaction, a journal error).",
+            registry=r,
+        )
         self.snapshot_seconds = Histogram(
             "coordinator_snapshot_duration_seconds",
             "Time to write a snapshot.",

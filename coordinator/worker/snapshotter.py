@@ -112,8 +112,8 @@ class Snapshotter:
                     except (FencedError, WriterBrokenError) as exc:
                         await step_down(f"fenced: {exc}")
                     except Exception:  # snapshots are an optimisation: never stop taking them
-                        log.exception("msg=Snapshot abandoned")
-                        self.abandon()
+                        log.exception("msg=Snapshot failed")
+                        self.abandon("an unexpected error (logged above)")
                 await asyncio.sleep(0)
 
     def maybe_start(self) -> None:
@@ -127,8 +127,11 @@ class Snapshotter:
             self.wakeup.set()
 
     def abandon(self, reason: str | None = None) -> None:
+        """Drop the snapshot in progress: for a ``reason`` (a failure, counted in
+        ``coordinator_snapshots_failed_total``), or without one when the worker steps down."""
         if self._run is not None and reason is not None:
             log.warning("msg=Snapshot abandoned seq=%d reason=%s", self._run.seq, reason)
+            self._metrics.snapshots_failed.inc()
         self._run = None
 
     async def _write(self, writer: JournalWriter, records: list[OutRecord]) -> None:
