@@ -59,6 +59,12 @@ def test_fresh_machine_recovers_from_snapshot_plus_tail(deployment: Deployment) 
         applied = client.system_status().seq
         newest = wait_snapshots_caught_up(worker, applied, every=50)
         print(f"\n[recovery] newest snapshot seq={newest} of {applied} events")
+    assert worker.stop() == 0
+    # The tail is written by a worker that takes no snapshot: with snapshots every 50 events,
+    # ten more could reach the next one (when the newest is more than 40 behind), and then
+    # nothing would be left to replay.
+    worker = deployment.worker(snapshot_every=1_000_000).start().wait_serving()
+    with deployment.client(timeout=30) as client:
         for index in range(10):
             client.update_status("p-0001", "paused", index, 0)
         before_status = client.system_status()
