@@ -38,8 +38,8 @@ from coordinator.domain.events import (
     PipelineMoved,
 )
 from coordinator.domain.groups import (
+    Amounts,
     Demand,
-    Held,
     binding_for,
     charge_of,
     group_info,
@@ -130,7 +130,7 @@ def admit(
     return Refused(error, dead_letter=False)
 
 
-def _reserved_part(held: Held, binding: Binding) -> float:
+def _reserved_part(held: Amounts, binding: Binding) -> float:
     """How much of the usage a refusal names is held by reservations."""
     in_group = binding.scope == "group"
     match binding.dimension:

@@ -58,8 +58,9 @@ class Demand:
 
 
 @dataclass(frozen=True, slots=True)
-class Freed:
-    """Charges that preemption would give back, per scope (exact CPU units)."""
+class Amounts:
+    """Charges in one group and in all (exact CPU units, memory MB, pipelines): what preemption
+    would give back, or what outstanding reservations hold."""
 
     group_cpu: int = 0
     group_memory: int = 0
@@ -68,29 +69,28 @@ class Freed:
     total_memory: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    """What the outstanding reservations hold, in one group and in all (exact CPU units)."""
-
-    group_cpu: int = 0
-    group_memory: int = 0
-    group_pipelines: int = 0
-    total_cpu: int = 0
-    total_memory: int = 0
-
-
-def held_by_reservations(summary: Summary, group_id: str) -> Held:
-    """What the reservations hold in ``group_id`` and in all (a scan of the few there are)."""
+def _tally(charges: Iterable[tuple[str, int, int]], group_id: str) -> Amounts:
+    """The sum of ``(group, CPU units, memory)`` charges, in ``group_id`` and in all."""
     group_cpu = group_memory = group_pipelines = total_cpu = total_memory = 0
-    for reservation in summary.reservations.values():
-        cpu = cpu_units(reservation.cpu_percent)
+    for charged_group, cpu, memory in charges:
         total_cpu += cpu
-        total_memory += reservation.memory_mb
-        if reservation.group_id == group_id:
+        total_memory += memory
+        if charged_group == group_id:
             group_cpu += cpu
-            group_memory += reservation.memory_mb
+            group_memory += memory
             group_pipelines += 1
-    return Held(group_cpu, group_memory, group_pipelines, total_cpu, total_memory)
+    return Amounts(group_cpu, group_memory, group_pipelines, total_cpu, total_memory)
+
+
+def held_by_reservations(summary: Summary, group_id: str) -> Amounts:
+    """What the reservations hold in ``group_id`` and in all (a scan of the few there are)."""
+    return _tally(
+        (
+            (reservation.group_id, cpu_units(reservation.cpu_percent), reservation.memory_mb)
+            for reservation in summary.reservations.values()
+        ),
+        group_id,
+    )
 
 
 def total_charged(summary: Summary) -> tuple[int, int]:
@@ -124,10 +124,10 @@ def binding_for(
     group: Group,
     demand: Demand,
     limits: ResourceLimits | None,
-    freed: Freed | None = None,
+    freed: Amounts | None = None,
     *,
     admission: bool = True,
-    held: Held | None = None,
+    held: Amounts | None = None,
 ) -> Binding | None:
     """The first rule ``demand`` breaks, or None when it fits: the group's quota (pipelines,
     CPU, memory), then, when ``limits`` is given, the limits in force (CPU, memory).
@@ -137,7 +137,7 @@ def binding_for(
     reports exceed one, as before groups existed). ``CheckResourceAvailability`` compares every
     dimension (``admission=False``), as the design document's ``hasResourcesAvailable`` does.
     What reservations hold (``held``, computed when not given) counts as used."""
-    gone = freed if freed is not None else Freed()
+    gone = freed if freed is not None else Amounts()
     kept = held if held is not None else held_by_reservations(summary, group.group_id)
     quota = group.quota
     group_id = group.group_id
@@ -198,17 +198,8 @@ def binding_for(
     return None
 
 
-def _freed(candidates: Iterable[PipelineInfo], group_id: str) -> Freed:
-    group_cpu = group_memory = group_pipelines = total_cpu = total_memory = 0
-    for info in candidates:
-        cpu, memory = charge_of(info)
-        total_cpu += cpu
-        total_memory += memory
-        if info.group == group_id:
-            group_cpu += cpu
-            group_memory += memory
-            group_pipelines += 1
-    return Freed(group_cpu, group_memory, group_pipelines, total_cpu, total_memory)
+def _freed(candidates: Iterable[PipelineInfo], group_id: str) -> Amounts:
+    return _tally(((info.group, *charge_of(info)) for info in candidates), group_id)
 
 
 def preemption_candidates(
@@ -275,7 +266,7 @@ def over_quota(group: Group) -> bool:
 def group_info(group: Group, summary: Summary | None = None) -> GroupInfo:
     """The answer of ``GetGroup``: the group as the wire shows it (with what the reservations of
     ``summary`` hold in it, when given)."""
-    held = held_by_reservations(summary, group.group_id) if summary is not None else Held()
+    held = held_by_reservations(summary, group.group_id) if summary is not None else Amounts()
     return GroupInfo(
         group_id=group.group_id,
         labels=dict(group.labels),

@@ -31,7 +31,7 @@ from coordinator.domain.commands import (
 from coordinator.domain.decide_groups import MAX_GROUPS
 from coordinator.domain.decider import Accepted, Answered, Refused, decide
 from coordinator.domain.events import GroupCreated, GroupQuotaChanged, PipelineMoved
-from coordinator.domain.groups import Demand, Freed, binding_for, charge_of
+from coordinator.domain.groups import Amounts, Demand, binding_for, charge_of
 from coordinator.domain.model import (
     CPU_SCALE_BITS,
     DEFAULT_GROUP,
@@ -523,7 +523,7 @@ def test_preemption_candidates_are_minimal_and_respect_priority(
         assert binding_for(state.summary, group, demand, limits, _freed(eligible)) is not None
 
 
-def _freed(chosen: list[PipelineInfo]) -> Freed:
+def _freed(chosen: list[PipelineInfo]) -> Amounts:
     cpu = sum(charge_of(info)[0] for info in chosen)
     memory = sum(charge_of(info)[1] for info in chosen)
-    return Freed(cpu, memory, len(chosen), cpu, memory)
+    return Amounts(cpu, memory, len(chosen), cpu, memory)
