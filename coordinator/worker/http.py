@@ -49,51 +49,73 @@ def _decided(service: CoordinatorService, command: dict[str, Any]) -> tuple[int,
     return 200, decision.value
 
 
-def _add_group_routes(app: faust.App, service: CoordinatorService) -> None:
+def _answered(
+    view: Any,
+    service: CoordinatorService,
+    command: dict[str, Any] | str,
+    not_found: tuple[str, str] | None = None,
+) -> Any:
+    """The answer of the query ``command`` as the JSON of its reply's value: 503 while the worker
+    recovers, 400 naming what is wrong (``command`` may be that already), and with ``not_found``
+    (a code and a message) 404 for a null answer."""
+    if service.role in (Role.STARTING, Role.RECOVERING):
+        return _problem(view, 503, "the worker is recovering")
+    if isinstance(command, str):
+        return _problem(view, 400, command)
+    code, value = _decided(service, command)
+    if code != 200:
+        return _problem(view, code, value)
+    if value is None and not_found is not None:
+        error = {"code": not_found[0], "message": not_found[1]}
+        return view.bytes(json.dumps({"error": error}).encode(), content_type=JSON, status=404)
+    return view.bytes(value.to_json(), content_type=JSON)
+
+
+def _query_command(
+    command_type: str, query: Any, parameters: tuple[str, ...]
+) -> dict[str, Any] | str:
+    """The query command of a request's parameters (``limit`` read as an integer), or what is
+    wrong with them."""
+    command: dict[str, Any] = {"type": command_type}
+    limit_text = query.get("limit")
+    if "limit" in parameters and limit_text:
+        try:
+            command["limit"] = int(limit_text)
+        except ValueError:
+            return "limit must be an integer"
+    for parameter in parameters:
+        if parameter != "limit" and query.get(parameter) is not None:
+            command[parameter] = query.get(parameter)
+    return command
+
+
+def _add_query_routes(app: faust.App, service: CoordinatorService) -> None:
+    """The read views answered by the same rules as their queries on the commands topic."""
+
+    @app.page("/pipelines")
+    async def pipelines(view: Any, request: Any) -> Any:
+        parameters = ("limit", "status", "after", "group", "labelSelector", "namePrefix")
+        command = _query_command("ListPipelines", request.query, parameters)
+        if not isinstance(command, str) and command.get("status") == "":
+            del command["status"]
+        return _answered(view, service, command)
+
     @app.page("/groups")
     async def groups(view: Any, request: Any) -> Any:
-        if service.role in (Role.STARTING, Role.RECOVERING):
-            return _problem(view, 503, "the worker is recovering")
-        limit_text = request.query.get("limit")
-        try:
-            limit = int(limit_text) if limit_text else None
-        except ValueError:
-            return _problem(view, 400, "limit must be an integer")
-        command: dict[str, Any] = {"type": "ListGroups"}
-        if limit is not None:
-            command["limit"] = limit
-        if request.query.get("after") is not None:
-            command["after"] = request.query.get("after")
-        code, value = _decided(service, command)
-        if code != 200:
-            return _problem(view, code, value)
-        return view.bytes(value.to_json(), content_type=JSON)
+        return _answered(
+            view, service, _query_command("ListGroups", request.query, ("limit", "after"))
+        )
 
     @app.page("/groups/{group_id}")
     async def group(view: Any, request: Any, group_id: str) -> Any:
-        if service.role in (Role.STARTING, Role.RECOVERING):
-            return _problem(view, 503, "the worker is recovering")
-        code, value = _decided(service, {"type": "GetGroup", "groupId": group_id})
-        if code != 200:
-            return _problem(view, code, value)
-        if value is None:
-            body = {"code": "GROUP_NOT_FOUND", "message": f"group {group_id!r} does not exist"}
-            return view.bytes(json.dumps({"error": body}).encode(), content_type=JSON, status=404)
-        return view.bytes(value.to_json(), content_type=JSON)
+        missing = ("GROUP_NOT_FOUND", f"group {group_id!r} does not exist")
+        return _answered(view, service, {"type": "GetGroup", "groupId": group_id}, missing)
 
-
-def _add_reservation_route(app: faust.App, service: CoordinatorService) -> None:
     @app.page("/reservations")
     async def reservations(view: Any, request: Any) -> Any:
-        if service.role in (Role.STARTING, Role.RECOVERING):
-            return _problem(view, 503, "the worker is recovering")
-        command: dict[str, Any] = {"type": "ListReservations"}
-        if request.query.get("group") is not None:
-            command["group"] = request.query.get("group")
-        code, value = _decided(service, command)
-        if code != 200:
-            return _problem(view, code, value)
-        return view.bytes(value.to_json(), content_type=JSON)
+        return _answered(
+            view, service, _query_command("ListReservations", request.query, ("group",))
+        )
 
 
 def add_routes(app: faust.App, service: CoordinatorService) -> None:
@@ -142,29 +164,6 @@ def add_routes(app: faust.App, service: CoordinatorService) -> None:
         value = system_status(table, limits, settings.max_reply_bytes, settings.stale_after)
         return view.bytes(value.to_json(), content_type=JSON)
 
-    @app.page("/pipelines")
-    async def pipelines(view: Any, request: Any) -> Any:
-        if service.role in (Role.STARTING, Role.RECOVERING):
-            return _problem(view, 503, "the worker is recovering")
-        query = request.query
-        limit_text = query.get("limit")
-        try:
-            limit = int(limit_text) if limit_text else None
-        except ValueError:
-            return _problem(view, 400, "limit must be an integer")
-        command: dict[str, Any] = {"type": "ListPipelines", "limit": limit}
-        for parameter in ("status", "after", "group", "labelSelector", "namePrefix"):
-            if query.get(parameter) is not None:
-                command[parameter] = query.get(parameter)
-        if command.get("status") == "":
-            del command["status"]
-        code, value = _decided(
-            service, {name: given for name, given in command.items() if given is not None}
-        )
-        if code != 200:
-            return _problem(view, code, value)
-        return view.bytes(value.to_json(), content_type=JSON)
-
     @app.page("/pipelines/{pipeline_id}")
     async def pipeline(view: Any, request: Any, pipeline_id: str) -> Any:
         if service.role in (Role.STARTING, Role.RECOVERING):
@@ -185,5 +184,4 @@ def add_routes(app: faust.App, service: CoordinatorService) -> None:
         assert marked is not None
         return view.bytes(marked.to_json(), content_type=JSON)
 
-    _add_group_routes(app, service)
-    _add_reservation_route(app, service)
+    _add_query_routes(app, service)
