@@ -126,6 +126,24 @@ def topic_names(admin: AdminClient, timeout: float = 5.0) -> set[str]:
     return set(admin.list_topics(timeout=timeout).topics)
 
 
+class LazyAdmin:
+    """One admin client for a worker, made at its first use (a worker that never needs one never
+    connects it). Call it for the client."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: AdminClient | None = None
+
+    def __call__(self) -> AdminClient:
+        if self._client is None:
+            self._client = admin_client(self._settings)
+        return self._client
+
+    def topic_names_under(self, prefix: str) -> set[str]:
+        """The names of the topics that start with ``prefix`` (the reply topics, say)."""
+        return {name for name in topic_names(self()) if name.startswith(prefix)}
+
+
 def delete_before(admin: AdminClient, topic: str, offset: int, timeout: float = 30.0) -> None:
     """Delete the records of partition 0 of ``topic`` below ``offset``."""
     futures = admin.delete_records([TopicPartition(topic, 0, offset)], request_timeout=timeout)

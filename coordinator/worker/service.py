@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, NoReturn
 
-from confluent_kafka.admin import AdminClient
-
 from coordinator.config import Settings
 from coordinator.kafka import admin as kafka_admin
 from coordinator.kafka.records import OutRecord
@@ -78,8 +76,11 @@ class CoordinatorService:
         self._kept_writer: JournalWriter | None = None
         self._generation = -1
         self._lag = CommandsLag(settings, self._threads)
-        self._admin_client: AdminClient | None = None
-        reply_topics = ReplyTopics(self._reply_topic_names, settings.reply_topic_wait_ms / 1e3)
+        self._admin = kafka_admin.LazyAdmin(settings)
+        reply_topics = ReplyTopics(
+            lambda: self._admin.topic_names_under(self.topics.replies),
+            settings.reply_topic_wait_ms / 1e3,
+        )
         self.committer = BatchCommitter(
             settings,
             self.table,
@@ -120,15 +121,6 @@ class CoordinatorService:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
-
-    def _admin(self) -> AdminClient:
-        if self._admin_client is None:
-            self._admin_client = kafka_admin.admin_client(self.settings)
-        return self._admin_client
-
-    def _reply_topic_names(self) -> set[str]:
-        prefix = self.topics.replies
-        return {name for name in kafka_admin.topic_names(self._admin()) if name.startswith(prefix)}
 
     async def _write(
         self, writer: JournalWriter, records: Sequence[OutRecord], next_offset: int | None
