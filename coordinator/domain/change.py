@@ -4,10 +4,13 @@ the same way to the in-memory state, the RocksDB table and a batch's overlay."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from coordinator.domain.model import PipelineInfo, Summary
+from coordinator.domain.model import PipelineInfo, Summary, latest
 from coordinator.domain.replies import ReplyValue
 from coordinator.domain.view import AppliedCommand
+from coordinator.domain.wire import replaced
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass takes twice as long to build
@@ -30,3 +33,9 @@ class Change:
     @property
     def removed(self) -> bool:
         return self.pipeline_id is not None and self.pipeline is None
+
+
+def summary_after(before: Summary, seq: int, at: datetime, update: dict[str, Any]) -> Summary:
+    """``before`` with ``update`` applied by the event at ``seq``, applied at ``at`` (not
+    re-validated: the values come from validated state and events)."""
+    return replaced(before, {"seq": seq, "last_updated": latest(at, before.last_updated), **update})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import assert_never
 
-from coordinator.domain.change import Change
+from coordinator.domain.change import Change, summary_after
 from coordinator.domain.events import (
     AnyGroupEvent,
     GroupCreated,
@@ -24,7 +24,6 @@ from coordinator.domain.model import (
     PipelineInfo,
     PipelineStatus,
     Summary,
-    latest,
 )
 from coordinator.domain.wire import replaced
 
@@ -151,14 +150,7 @@ def group_change(before: Summary, event: AnyGroupEvent) -> Change:
         stored.pop(event.group_id, None)
     else:
         stored[event.group_id] = after
-    summary = replaced(
-        before,
-        {
-            "seq": event.seq,
-            "stored_groups": stored,
-            "last_updated": latest(event.timestamp, before.last_updated),
-        },
-    )
+    summary = summary_after(before, event.seq, event.timestamp, {"stored_groups": stored})
     # The group as the summary shows it: the default group's usage is made there.
     reply = group_info(summary.groups[event.group_id], summary) if after is not None else None
     return Change(None, None, summary, reply=reply)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from coordinator.domain.change import Change
+from coordinator.domain.change import Change, summary_after
 from coordinator.domain.events import (
     AnyReservationEvent,
     PipelineRegistered,
@@ -12,8 +12,7 @@ from coordinator.domain.events import (
     ReservationReleased,
     ResourcesReserved,
 )
-from coordinator.domain.model import Reservation, Summary, latest
-from coordinator.domain.wire import replaced
+from coordinator.domain.model import Reservation, Summary
 
 
 def reservation_change(before: Summary, event: AnyReservationEvent) -> Change:
@@ -35,14 +34,7 @@ def reservation_change(before: Summary, event: AnyReservationEvent) -> Change:
             reservations.pop(event.reservation_id, None)
         case _:
             assert_never(event)
-    summary = replaced(
-        before,
-        {
-            "seq": event.seq,
-            "reservations": reservations,
-            "last_updated": latest(event.timestamp, before.last_updated),
-        },
-    )
+    summary = summary_after(before, event.seq, event.timestamp, {"reservations": reservations})
     return Change(None, None, summary, reply=reply)
 
 

@@ -15,7 +15,7 @@ from typing import assert_never
 
 from pydantic import Field
 
-from coordinator.domain.change import Change
+from coordinator.domain.change import Change, summary_after
 from coordinator.domain.commands import CAUSED_BY, RESULT_EVENTS, SUMMARY_EVENTS
 from coordinator.domain.events import (
     AnyPipelineEvent,
@@ -159,15 +159,8 @@ def change_for(
 
 def _limits_change(before: Summary, event: LimitsEvent) -> Change:
     limits = event.limits if isinstance(event, ResourceLimitsChanged) else None
-    summary = replaced(
-        before,
-        {
-            "seq": event.seq,
-            "limits": limits,
-            "limits_revision": event.revision,
-            "last_updated": latest(event.timestamp, before.last_updated),
-        },
-    )
+    update = {"limits": limits, "limits_revision": event.revision}
+    summary = summary_after(before, event.seq, event.timestamp, update)
     reply = RuntimeLimits(seq=event.seq, limits=limits, revision=event.revision)
     return Change(None, None, summary, reply=reply)
 
